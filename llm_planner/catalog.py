@@ -1,0 +1,166 @@
+# Copyright 2026 llm_planner developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""The skill catalog: which skills the robot has, their arguments and types.
+
+Loaded from YAML (``config/skills.yaml``). Everything downstream follows the
+catalog: the prompt lists its skills, the grammar admits only them, the
+validator checks calls against their signatures and the executor runs them
+through their ``run:`` binding. Adding a skill is a YAML edit.
+"""
+
+from dataclasses import dataclass, field
+import re
+
+import yaml
+
+STRING = 'STRING'
+LOCATION = 'LOCATION'
+TYPES = (STRING, LOCATION)
+
+# Argument values drawn from the semantic map's place names.
+VALUES_LOCATIONS = 'locations'
+
+SKILL_NAME_RE = re.compile(r'^[A-Z][A-Z0-9_]{0,39}$')
+ARG_NAME_RE = re.compile(r'^[a-z][a-z0-9_]{0,39}$')
+RESERVED = frozenset({'ERROR'})
+
+
+class CatalogError(ValueError):
+    """The catalog file is not a valid skill catalog."""
+
+
+@dataclass(frozen=True)
+class Argument:
+    """One typed argument of a skill."""
+
+    name: str
+    type: str
+    description: str = ''
+    values: str = ''  # '' (free) or 'locations' (a place on the semantic map)
+
+
+@dataclass(frozen=True)
+class Skill:
+    """A skill of the robot: a name, typed arguments, an optional return type."""
+
+    name: str
+    description: str
+    args: tuple = ()
+    returns: str = ''
+    run: dict = field(default_factory=dict, compare=False, hash=False)
+
+    def arg(self, name):
+        """Return the argument called ``name``, or None."""
+        for arg in self.args:
+            if arg.name == name:
+                return arg
+        return None
+
+    def signature(self):
+        """Return the signature as the prompt shows it, e.g. ``GO(to: LOCATION)``."""
+        params = ', '.join(f'{a.name}: {a.type}' for a in self.args)
+        ret = f': {self.returns}' if self.returns else ''
+        return f'{self.name}({params}){ret}'
+
+
+def _parse_skill(entry, index):
+    where = f'skills[{index}]'
+    if not isinstance(entry, dict):
+        raise CatalogError(f'{where}: expected a mapping, got {type(entry).__name__}')
+    name = entry.get('name')
+    if not isinstance(name, str) or not SKILL_NAME_RE.match(name) or name in RESERVED:
+        raise CatalogError(
+            f'{where}: name {name!r} must be UPPER_SNAKE_CASE (and not ERROR)')
+    where = f'skill {name}'
+    description = entry.get('description', '')
+    if not isinstance(description, str):
+        raise CatalogError(f'{where}: description must be a string')
+    raw_args = entry.get('args') or []
+    if not isinstance(raw_args, list):
+        raise CatalogError(f'{where}: args must be a list')
+    args = []
+    for raw in raw_args:
+        if not isinstance(raw, dict):
+            raise CatalogError(f'{where}: each argument must be a mapping')
+        arg_name = raw.get('name')
+        if not isinstance(arg_name, str) or not ARG_NAME_RE.match(arg_name):
+            raise CatalogError(f'{where}: argument name {arg_name!r} must be lower_snake_case')
+        if any(a.name == arg_name for a in args):
+            raise CatalogError(f'{where}: argument {arg_name} declared twice')
+        arg_type = raw.get('type')
+        if arg_type not in TYPES:
+            raise CatalogError(
+                f'{where}: argument {arg_name} has type {arg_type!r}; use one of {TYPES}')
+        values = raw.get('values', '') or ''
+        if values not in ('', VALUES_LOCATIONS):
+            raise CatalogError(
+                f"{where}: argument {arg_name}: values must be '{VALUES_LOCATIONS}' or absent")
+        if values and arg_type != STRING:
+            raise CatalogError(f'{where}: argument {arg_name}: values apply to STRING only')
+        args.append(Argument(arg_name, arg_type, str(raw.get('description', '')), values))
+    returns = entry.get('returns') or ''
+    if returns and returns not in TYPES:
+        raise CatalogError(f'{where}: returns {returns!r}; use one of {TYPES} or leave it out')
+    run = entry.get('run') or {}
+    if not isinstance(run, dict):
+        raise CatalogError(f'{where}: run must be a mapping')
+    return Skill(name, description, tuple(args), returns, run)
+
+
+class SkillCatalog:
+    """An ordered, immutable set of skills."""
+
+    def __init__(self, skills):
+        self._skills = {}
+        for skill in skills:
+            if skill.name in self._skills:
+                raise CatalogError(f'skill {skill.name} declared twice')
+            self._skills[skill.name] = skill
+        if not self._skills:
+            raise CatalogError('the catalog has no skill')
+
+    @classmethod
+    def from_dict(cls, data):
+        """Build a catalog from the parsed YAML document."""
+        if not isinstance(data, dict) or not isinstance(data.get('skills'), list):
+            raise CatalogError("expected a mapping with a 'skills' list")
+        return cls(_parse_skill(entry, i) for i, entry in enumerate(data['skills']))
+
+    @classmethod
+    def load(cls, path):
+        """Load a catalog from a YAML file."""
+        try:
+            with open(path, encoding='utf-8') as f:
+                data = yaml.safe_load(f)
+        except (OSError, yaml.YAMLError) as e:
+            raise CatalogError(f'cannot read skill catalog {path}: {e}') from e
+        try:
+            return cls.from_dict(data)
+        except CatalogError as e:
+            raise CatalogError(f'{path}: {e}') from e
+
+    def get(self, name):
+        """Return the skill called ``name``, or None."""
+        return self._skills.get(name)
+
+    @property
+    def names(self):
+        """Skill names in catalog order."""
+        return list(self._skills)
+
+    def __iter__(self):
+        return iter(self._skills.values())
+
+    def __len__(self):
+        return len(self._skills)

@@ -1,0 +1,95 @@
+# Copyright 2026 llm_planner developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""GBNF grammar generated from the skill catalog and the semantic map.
+
+Decoding under this grammar makes every model output a parseable program
+that names only catalog skills, with the declared arguments in order. Place
+arguments list the map's names first; unless ``strict_places`` is set, any
+other quoted name is admitted too, so that a task naming a place the robot
+does not know comes back as that name and is refused by the validator with
+UNKNOWN_LOCATION, instead of being forced onto the nearest known place.
+"""
+
+from llm_planner.catalog import LOCATION, STRING, VALUES_LOCATIONS
+from llm_planner.program import REFUSAL
+
+MAX_LITERAL = 48
+MAX_VAR = 24
+
+
+def gbnf_literal(text):
+    """Quote ``text`` as a GBNF string literal."""
+    escaped = text.replace('\\', '\\\\').replace('"', '\\"').replace('\n', '\\n')
+    return f'"{escaped}"'
+
+
+def rule_name(skill_name):
+    """GBNF rule name of a skill (GBNF names are [a-z0-9-])."""
+    return 'call-' + skill_name.lower().replace('_', '-')
+
+
+def build_gbnf(catalog, semantic_map=None, max_steps=16, strict_places=False):
+    """Return the GBNF grammar for plans over ``catalog`` and ``semantic_map``."""
+    produced = {skill.returns for skill in catalog if skill.returns}
+    value_rules = {
+        LOCATION: 'var' if LOCATION in produced else None,
+        STRING: 'string | var' if STRING in produced else 'string',
+    }
+    usable, lines = [], []
+    for skill in catalog:
+        parts = []
+        for i, arg in enumerate(skill.args):
+            sep = ', ' if i else ''
+            if arg.values == VALUES_LOCATIONS and semantic_map is not None:
+                value = 'place-value'
+            else:
+                value = 'location-value' if arg.type == LOCATION else 'string-value'
+                if value_rules[arg.type] is None:
+                    break
+            parts.append(f'{gbnf_literal(sep + arg.name + ":")} {value}')
+        else:
+            body = ' '.join([gbnf_literal(skill.name + '(')] + parts + ['")"'])
+            lines.append(f'{rule_name(skill.name)} ::= {body}')
+            usable.append(skill)
+    calls = ' | '.join(rule_name(s.name) for s in usable)
+    returning = ' | '.join(rule_name(s.name) for s in usable if s.returns)
+    head = [
+        f'root ::= ({gbnf_literal(REFUSAL)} | program) "\\n"?',
+        f'program ::= line ("\\n" line){{0,{max(0, max_steps - 1)}}}',
+    ]
+    if returning:
+        head.append('line ::= assign | call')
+        head.append('assign ::= var " = " (' + returning + ')')
+    else:
+        head.append('line ::= call')
+    head.append(f'call ::= {calls}')
+    tail = [
+        f'location-value ::= {value_rules[LOCATION] or "var"}',
+        f'string-value ::= {value_rules[STRING]}',
+        f'var ::= "$" [a-z] [a-z0-9_]{{0,{MAX_VAR - 1}}}',
+        f'string ::= "\\"" char{{1,{MAX_LITERAL}}} "\\""',
+        'char ::= [^"\\\\$\\x00-\\x1f\\x7f]',
+    ]
+    if semantic_map is not None:
+        names = []
+        for place in semantic_map.places:
+            for name in (place.name,) + tuple(place.aliases):
+                if name not in names:
+                    names.append(name)
+        known = ' | '.join(gbnf_literal(n) for n in names)
+        place = f'"\\"" ({known}) "\\""'
+        if not strict_places:
+            place = f'"\\"" ({known}) "\\"" | string'
+        tail.append(f'place-value ::= {place}')
+    return '\n'.join(head + lines + tail) + '\n'
