@@ -11,7 +11,8 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""The skill catalog: which skills the robot has, their arguments and types.
+"""
+The skill catalog: which skills the robot has, their arguments and types.
 
 Loaded from YAML (``config/skills.yaml``). Everything downstream follows the
 catalog: the prompt lists its skills, the grammar admits only them, the
@@ -45,7 +46,7 @@ class Argument:
     """One typed argument of a skill."""
 
     name: str
-    type: str
+    type: str  # noqa: A003 (the YAML key)
     description: str = ''
     values: str = ''  # '' (free) or 'locations' (a place on the semantic map)
 

@@ -11,7 +11,8 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""GBNF grammar generated from the skill catalog and the semantic map.
+"""
+GBNF grammar generated from the skill catalog and the semantic map.
 
 Decoding under this grammar makes every model output a parseable program
 that names only catalog skills, with the declared arguments in order. Place

@@ -11,7 +11,8 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""The plan language: one skill call per line, with ``$variables``.
+"""
+The plan language: one skill call per line, with ``$variables``.
 
 ::
 
@@ -42,7 +43,8 @@ _VAR_VALUE_RE = re.compile(r'\$[A-Za-z_][A-Za-z0-9_]*')
 
 @dataclass(frozen=True)
 class Step:
-    """One skill call: the function, its (name, value) arguments, where to store the result.
+    """
+    One skill call: the function, its (name, value) arguments, where to store the result.
 
     A value is a literal string, or a ``$variable`` reference. Literals never
     start with ``$``.
@@ -138,7 +140,8 @@ def parse_line(line, lineno=1):
 
 
 def parse_program(text):
-    """Parse a whole program; raise PlannerError (UNSUPPORTED_TASK for ERROR, else INVALID_PLAN).
+    """
+    Parse a whole program; raise PlannerError (UNSUPPORTED_TASK for ERROR, else INVALID_PLAN).
 
     Blank lines are ignored. ``ERROR`` as the only line is the model's refusal.
     """

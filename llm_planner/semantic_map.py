@@ -11,7 +11,8 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""The semantic map: named places with a pose and aliases.
+"""
+The semantic map: named places with a pose and aliases.
 
 Loaded from YAML (``config/locations.yaml``)::
 

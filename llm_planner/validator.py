@@ -11,7 +11,8 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""Check a parsed plan against the skill catalog and the semantic map.
+"""
+Check a parsed plan against the skill catalog and the semantic map.
 
 Only a plan that passes here can reach the executor: every call names a
 catalog skill with the declared arguments and types, every variable is
@@ -31,7 +32,8 @@ def _invalid(index, step, message):
 
 
 def validate(steps, catalog, semantic_map=None, max_steps=DEFAULT_MAX_STEPS):
-    """Raise PlannerError (INVALID_PLAN or UNKNOWN_LOCATION) unless the plan is sound.
+    """
+    Raise PlannerError (INVALID_PLAN or UNKNOWN_LOCATION) unless the plan is sound.
 
     Returns the variable types ({'$name': 'LOCATION'|'STRING'}) on success.
     """

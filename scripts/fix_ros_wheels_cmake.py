@@ -12,7 +12,8 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""Point the ROS 2 wheels' CMake files at this interpreter's headers.
+"""
+Point the ROS 2 wheels' CMake files at this interpreter's headers.
 
 The ros-jazzy-* wheels were built under /opt/python/cp311-cp311 and their
 exported CMake files still name that interpreter's include directory and
