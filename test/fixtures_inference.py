@@ -1,0 +1,124 @@
+# Copyright 2026 llm_planner developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""
+Shared fixtures of the inference tests: tiny GGUF models and a model server.
+
+Test modules load them with ``pytest_plugins = ['fixtures_inference']``.
+"""
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+from llm_planner.tiny_model import write_tiny_gguf
+import pytest
+
+SERVER_START_TIMEOUT = 90.0
+
+CHATML_TEMPLATE = (
+    '{% for message in messages %}'
+    '{{ "<|im_start|>" + message["role"] + "\\n" + message["content"] + "<|im_end|>\\n" }}'
+    '{% endfor %}'
+    '{% if add_generation_prompt %}{{ "<|im_start|>assistant\\n" }}{% endif %}'
+)
+
+
+@pytest.fixture(scope='session')
+def tiny_model_dir(tmp_path_factory):
+    """Return a session-wide folder holding the tiny models."""
+    return tmp_path_factory.mktemp('tiny_models')
+
+
+@pytest.fixture(scope='session')
+def tiny_gguf(tiny_model_dir):
+    """Return the path of a tiny random llama GGUF (seed 0, no chat template)."""
+    return str(write_tiny_gguf(tiny_model_dir / 'tiny-seed0.gguf', seed=0))
+
+
+@pytest.fixture(scope='session')
+def tiny_gguf_seeds(tiny_model_dir):
+    """Return {seed: path} for tiny models of a few different seeds."""
+    return {seed: str(write_tiny_gguf(tiny_model_dir / f'tiny-seed{seed}.gguf', seed=seed))
+            for seed in (0, 1, 2)}
+
+
+@pytest.fixture(scope='session')
+def tiny_gguf_chat(tiny_model_dir):
+    """Return the path of a tiny GGUF carrying a ChatML chat template."""
+    return str(write_tiny_gguf(tiny_model_dir / 'tiny-chat.gguf', seed=3,
+                               chat_template=CHATML_TEMPLATE))
+
+
+def free_port():
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def closed_port():
+    """Return a TCP port on 127.0.0.1 that nothing listens on."""
+    return free_port()
+
+
+def _server_up(base_url):
+    try:
+        with urllib.request.urlopen(base_url + '/v1/models', timeout=1.0) as reply:
+            return reply.status == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope='session')
+def llama_server(tiny_gguf, tmp_path_factory):
+    """
+    Run ``python -m llama_cpp.server`` on the tiny model; return its base URL.
+
+    The server is stopped (terminate, then kill) when the session ends.
+    """
+    pytest.importorskip('llama_cpp.server.app', reason='llama-cpp-python[server] extras')
+    port = free_port()
+    base_url = f'http://127.0.0.1:{port}'
+    log_path = tmp_path_factory.mktemp('llama_server') / 'server.log'
+    log = open(log_path, 'wb')
+    env = dict(os.environ, OMP_WAIT_POLICY='PASSIVE')
+    proc = subprocess.Popen(
+        [sys.executable, '-m', 'llama_cpp.server', '--model', tiny_gguf,
+         '--host', '127.0.0.1', '--port', str(port), '--n_ctx', '2048',
+         '--n_threads', '1', '--n_threads_batch', '1'],
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT
+        while not _server_up(base_url):
+            if proc.poll() is not None:
+                pytest.fail(f'llama_cpp.server exited with {proc.returncode}:\n'
+                            f'{log_path.read_text(errors="replace")[-3000:]}')
+            if time.monotonic() > deadline:
+                pytest.fail(f'llama_cpp.server not up after {SERVER_START_TIMEOUT} s:\n'
+                            f'{log_path.read_text(errors="replace")[-3000:]}')
+            time.sleep(0.2)
+        yield base_url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        log.close()
