@@ -1,0 +1,501 @@
+# Copyright 2026 llm_planner developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""
+planner_node in a subprocess, with real llama.cpp inference on a tiny model.
+
+The plan service is checked with the shipped catalog (the tiny random model
+writes random but grammar-valid plans). Execution through the node needs a
+known plan: the node is then given a one-skill catalog (``PATROL``, no
+argument) and ``max_steps: 1``, so the grammar leaves the model two answers,
+``PATROL()`` or ``ERROR``; the test picks a tiny-model seed that answers
+``PATROL()`` (checked with a dry run). The skill's ``run:`` binding aims it at
+sim_robot's navigate or search server, so the real planner, node, runners and
+action servers all take part.
+"""
+
+import json
+import os
+import pathlib
+import time
+
+from action_msgs.msg import GoalStatus
+from diagnostic_msgs.msg import DiagnosticArray
+from lifecycle_msgs.msg import Transition
+from lifecycle_msgs.srv import ChangeState
+from llm_planner.errors import ErrorCode
+from llm_planner.ros_runners import SafeActionClient
+from llm_planner_interfaces.action import ExecuteTask
+from llm_planner_interfaces.srv import Plan
+import pytest
+from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
+from rcl_interfaces.srv import SetParameters
+from ros_harness import Proc, RosHarness, start_sim, unique, wait_future, wait_until
+from std_msgs.msg import String
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+PARAMS_FILE = ROOT / 'config' / 'planner.yaml'
+PLANNING_CODES = {ErrorCode.UNKNOWN_LOCATION, ErrorCode.UNSUPPORTED_TASK,
+                  ErrorCode.INVALID_PLAN, ErrorCode.TIMEOUT}
+# The tiny byte-level model needs a larger context than the shipped 4096.
+TINY_PARAMS = ['n_ctx:=8192', 'num_examples:=1', 'max_tokens:=512', 'planning_timeout:=60.0']
+PATROL = {'name': 'PATROL', 'description': 'Drive to the patrol point and back'}
+NAVIGATE_RUN = {
+    'kind': 'action', 'type': 'llm_planner_interfaces/action/Navigate',
+    'goal': {'pose': {'header': {'frame_id': 'map'},
+                      'pose': {'position': {'x': 1.0, 'y': 0.5}, 'orientation': {'w': 1.0}}}},
+    'success': {'field': 'error_code', 'equals': 0},
+    'error_code_field': 'error_code', 'message_field': 'error_msg', 'timeout': 60.0,
+}
+SEARCH_RUN = {
+    'kind': 'action', 'type': 'llm_planner_interfaces/action/SearchObject',
+    'goal': {'object_name': 'banana'}, 'success': {'field': 'found', 'equals': True},
+    'message_field': 'message', 'failure_code': 'OBJECT_NOT_FOUND', 'timeout': 30.0,
+}
+
+
+# --- fixtures ------------------------------------------------------------------
+
+@pytest.fixture(scope='module')
+def ros():
+    harness = RosHarness('node_test')
+    yield harness
+    harness.close()
+
+
+@pytest.fixture(scope='module')
+def workdir(tmp_path_factory):
+    return tmp_path_factory.mktemp('node')
+
+
+@pytest.fixture(scope='module')
+def tiny_model(workdir):
+    from llm_planner.tiny_model import write_tiny_gguf
+    return str(write_tiny_gguf(workdir / 'tiny-seed0.gguf', seed=0))
+
+
+def write_catalog(path, run, server):
+    """Write a PATROL catalog; ``server`` absolute (the node runs in a test namespace)."""
+    with open(path, 'w', encoding='utf-8') as f:
+        yaml.safe_dump({'skills': [dict(PATROL, run=dict(run, server=server))]}, f)
+    return str(path)
+
+
+@pytest.fixture(scope='module')
+def patrol_model(workdir):
+    """Return a tiny model that plans PATROL() (not ERROR) for "patrol"."""
+    from llm_planner.config import PlannerConfig
+    from llm_planner.planner import Planner
+    from llm_planner.tiny_model import write_tiny_gguf
+    catalog = write_catalog(workdir / 'probe.yaml', NAVIGATE_RUN, 'probe')
+    for seed in range(12):
+        path = str(write_tiny_gguf(workdir / f'tiny-seed{seed}.gguf', seed=seed))
+        config = PlannerConfig.from_dict({
+            'model_path': path, 'skills_file': catalog, 'max_steps': 1,
+            **{p.split(':=')[0]: yaml.safe_load(p.split(':=')[1]) for p in TINY_PARAMS}})
+        planner = Planner(config)
+        try:
+            planner.load()
+            if planner.plan('patrol').program == 'PATROL()':
+                return path
+        except Exception:  # noqa: BLE001 - ERROR (UNSUPPORTED_TASK) or other: next seed
+            pass
+        finally:
+            planner.close()
+    pytest.skip('no tiny-model seed plans PATROL()')
+
+
+class PlannerProc:
+    """planner_node in its own namespace, with clients for its interfaces."""
+
+    def __init__(self, ros, workdir, params, name='node'):
+        self.ros = ros
+        self.ns = '/' + unique('t')
+        args = ['-r', f'__ns:={self.ns}', '--params-file', str(PARAMS_FILE)]
+        for p in TINY_PARAMS + list(params):
+            args += ['-p', p]
+        self.proc = Proc('llm_planner.node', args, workdir / f'{unique(name)}.log')
+        base = f'{self.ns}/llm_planner'
+        node = ros.node
+        self.plan_client = node.create_client(Plan, f'{base}/plan', callback_group=ros.group)
+        self.params_client = node.create_client(SetParameters, f'{base}/set_parameters',
+                                                callback_group=ros.group)
+        self.lifecycle_client = node.create_client(ChangeState, f'{base}/change_state',
+                                                   callback_group=ros.group)
+        self.action = SafeActionClient(node, ExecuteTask, f'{base}/execute_task',
+                                       callback_group=ros.group)
+        self.status = []
+        self.status_sub = node.create_subscription(
+            String, f'{base}/status', lambda m: self.status.append(json.loads(m.data)), 50,
+            callback_group=ros.group)
+        self.fqn = f'{base}'
+
+    def wait_ready(self, timeout=60.0):
+        m = self.proc.wait_log(r'active: ready|configure failed', timeout)
+        assert m, f'the node did not get ready:\n{self.proc.log()}'
+        assert self.plan_client.wait_for_service(timeout_sec=20.0)
+        assert self.action.wait_for_server(timeout_sec=20.0)
+        # Discovery is not symmetric: the node may not have matched this
+        # process's response readers yet, and Fast DDS drops a response it
+        # cannot deliver ("failed to send response"). Let discovery settle.
+        time.sleep(1.0)
+        return m.group(0)
+
+    def plan(self, task, dry_run=True, timeout=90.0):
+        return self.ros.call(self.plan_client, Plan.Request(task=task, dry_run=dry_run),
+                             timeout)
+
+    def set_param(self, name, value):
+        kinds = {bool: (ParameterType.PARAMETER_BOOL, 'bool_value'),
+                 str: (ParameterType.PARAMETER_STRING, 'string_value'),
+                 float: (ParameterType.PARAMETER_DOUBLE, 'double_value'),
+                 int: (ParameterType.PARAMETER_INTEGER, 'integer_value')}
+        kind, field = kinds[type(value)]
+        pv = ParameterValue(type=kind, **{field: value})
+        request = SetParameters.Request(parameters=[Parameter(name=name, value=pv)])
+        assert self.params_client.wait_for_service(timeout_sec=10.0)
+        return self.ros.call(self.params_client, request, 10.0).results[0]
+
+    def transition(self, transition_id):
+        assert self.lifecycle_client.wait_for_service(timeout_sec=10.0)
+        request = ChangeState.Request()
+        request.transition.id = transition_id
+        return self.ros.call(self.lifecycle_client, request, 30.0).success
+
+    def send_goal(self, task='patrol', feedback=None):
+        """Send an ExecuteTask goal; return the goal handle (None when rejected)."""
+        assert self.action.wait_for_server(timeout_sec=10.0)
+        future = self.action.send_goal_async(
+            ExecuteTask.Goal(task=task),
+            feedback_callback=(lambda m: feedback.append(m.feedback)) if feedback is not None
+            else None)
+        handle = wait_future(future, 30.0)
+        return handle if handle.accepted else None
+
+    def result(self, handle, timeout=90.0):
+        response = wait_future(handle.get_result_async(), timeout)
+        return response.status, response.result
+
+    def results(self):
+        return [s for s in self.status if s['event'] == 'result']
+
+    def close(self):
+        node = self.ros.node
+        self.action.destroy()
+        for client in (self.plan_client, self.params_client, self.lifecycle_client):
+            node.destroy_client(client)
+        node.destroy_subscription(self.status_sub)
+        return self.proc.stop()
+
+
+@pytest.fixture(scope='module')
+def planner(ros, workdir, tiny_model):
+    node = PlannerProc(ros, workdir, [f'model_path:={tiny_model}'], 'planner')
+    assert node.wait_ready() == 'active: ready', node.proc.log()
+    yield node
+    node.close()
+
+
+# --- the plan service ----------------------------------------------------------
+
+def test_dry_run_answers_with_a_checked_plan_or_a_planning_error(planner):
+    response = planner.plan('Go to the kitchen and grab a banana')
+    if response.success:
+        assert response.steps and response.error_code == ''
+        assert len(response.program.splitlines()) == len(response.steps)
+        assert response.planning_time > 0.0
+    else:
+        assert response.error_code in PLANNING_CODES, response.message
+    assert planner.results() == []  # a dry run executes nothing
+
+
+def test_invalid_tasks_are_refused_and_the_node_keeps_serving(planner):
+    for task in ('', '   ', 'x' * 600, 'go\x07 now'):
+        response = planner.plan(task)
+        assert (response.success, response.error_code) == (False, ErrorCode.INVALID_TASK), task
+        assert response.message
+    response = planner.plan('go to the office')
+    assert response.success or response.error_code in PLANNING_CODES
+    assert planner.proc.alive()
+
+
+def test_diagnostics(planner, ros):
+    seen = []
+    sub = ros.node.create_subscription(
+        DiagnosticArray, '/diagnostics',
+        lambda m: seen.extend(s for s in m.status if s.hardware_id == planner.fqn), 10,
+        callback_group=ros.group)
+    try:
+        planner.plan('go to the office')
+        assert wait_until(lambda: seen, 5.0), 'no /diagnostics from the node'
+        status = seen[-1]
+        values = {kv.key: kv.value for kv in status.values}
+        assert values['lifecycle_state'] == 'active' and values['model_loaded'] == 'true'
+        assert values['backend'] == 'llama'
+        assert float(values['median_planning_time']) > 0.0
+        assert int(values['plans']) + int(values['planning_failures']) >= 1
+        assert status.level == status.OK
+    finally:
+        ros.node.destroy_subscription(sub)
+
+
+def test_parameters_are_checked(planner):
+    for name, value, reason in (('busy_policy', 'sometimes', 'busy_policy'),
+                                ('step_timeout', -1.0, 'step_timeout'),
+                                ('pose_max_age', -2.0, 'pose_max_age'),
+                                ('n_ctx', 16, 'n_ctx'),
+                                ('backend', 'carrier-pigeon', 'backend')):
+        result = planner.set_param(name, value)
+        assert not result.successful, name
+        assert reason in result.reason
+    assert planner.set_param('busy_policy', 'reject').successful
+    assert planner.set_param('busy_policy', 'preempt').successful
+
+
+def test_deactivate_then_activate(planner):
+    assert planner.transition(Transition.TRANSITION_DEACTIVATE)
+    try:
+        response = planner.plan('go to the office')
+        assert (response.success, response.error_code) == (False, ErrorCode.NOT_ACTIVE)
+        assert 'inactive' in response.message
+        assert planner.send_goal('go to the office') is None  # rejected
+    finally:
+        assert planner.transition(Transition.TRANSITION_ACTIVATE)
+    response = planner.plan('')
+    assert response.error_code == ErrorCode.INVALID_TASK
+
+
+# --- configure failures ------------------------------------------------------------
+
+def _check_configure_failure(ros, workdir, model_path, name):
+    node = PlannerProc(ros, workdir, [f'model_path:={model_path}'], name)
+    try:
+        assert node.wait_ready() == 'configure failed'
+        log = node.proc.log()
+        errors = [line for line in log.splitlines() if '[ERROR]' in line or '[FATAL]' in line]
+        assert len(errors) == 1, log
+        assert 'MODEL_UNAVAILABLE' in errors[0] and os.path.basename(model_path) in errors[0]
+        assert 'Traceback' not in log
+        response = node.plan('go to the office')
+        assert (response.success, response.error_code) == (False, ErrorCode.NOT_ACTIVE)
+        assert 'unconfigured' in response.message and 'MODEL_UNAVAILABLE' in response.message
+        assert node.send_goal('go to the office') is None
+        time.sleep(1.0)
+        assert node.proc.alive(), log
+        return errors[0]
+    finally:
+        assert node.close() is not None
+
+
+def test_missing_model_fails_configure_and_the_node_stays_up(ros, workdir):
+    line = _check_configure_failure(ros, workdir, str(workdir / 'no-such-model.gguf'),
+                                    'missing')
+    assert 'not found' in line
+
+
+def test_corrupt_model_fails_configure_and_the_node_stays_up(ros, workdir):
+    path = workdir / 'corrupt.gguf'
+    path.write_bytes(b'GGUF' + os.urandom(4096))
+    _check_configure_failure(ros, workdir, str(path), 'corrupt')
+
+
+# --- execution through the node ------------------------------------------------------
+
+@pytest.fixture(scope='module')
+def patrol(ros, workdir, patrol_model):
+    """Start a PATROL-catalog node aimed at a sim_robot whose goals take 4 s or more."""
+    server = unique('navigate')
+    sim = start_sim(workdir, unique('sim'), servers={'navigate': server},
+                    pose_topic=unique('pose'), fail=['navigate:delay:4'])
+    catalog = write_catalog(workdir / 'patrol.yaml', NAVIGATE_RUN, '/' + server)
+    node = PlannerProc(ros, workdir, [f'model_path:={patrol_model}', f'skills_file:={catalog}',
+                                      'max_steps:=1'], 'patrol')
+    node.sim = sim
+    node.server = server
+    assert node.wait_ready() == 'active: ready', node.proc.log()
+    response = node.plan('patrol')
+    assert response.program == 'PATROL()', response
+    yield node
+    node.close()
+    sim.stop()
+
+
+def _sim_goals(patrol):
+    return [line for line in patrol.sim.log().splitlines() if f'GOAL {patrol.server} ' in line]
+
+
+def _wait_running(patrol, feedback=None, timeout=30.0):
+    if feedback is not None:
+        return wait_until(lambda: any(f.state == 'running' for f in feedback), timeout)
+    return wait_until(lambda: any(s['event'] == 'step' and s['state'] == 'running'
+                                  for s in patrol.status[-3:]), timeout)
+
+
+def test_execute_task_action(patrol):
+    before = len(_sim_goals(patrol))
+    feedback = []
+    handle = patrol.send_goal('patrol', feedback)
+    status, result = patrol.result(handle)
+    assert status == GoalStatus.STATUS_SUCCEEDED, result
+    assert (result.success, result.error_code, result.failed_step) == (True, '', -1)
+    assert [s.function for s in result.steps] == ['PATROL']
+    states = [f.state for f in feedback]
+    assert states[0] == 'planning' and states[-2:] == ['running', 'succeeded']
+    assert feedback[-1].step == 'PATROL()' and feedback[-1].step_count == 1
+    assert len(_sim_goals(patrol)) == before + 1 and 'SUCCEEDED' in _sim_goals(patrol)[-1]
+    events = [s['event'] for s in patrol.status[-4:]]
+    assert events == ['planned', 'step', 'step', 'result'] and patrol.status[-1]['success']
+
+
+def test_plan_service_executes_and_returns_at_once(patrol):
+    results = len(patrol.results())
+    start = time.monotonic()
+    response = patrol.plan('patrol', dry_run=False)
+    answered = time.monotonic() - start
+    assert response.success, response.message
+    assert response.program == 'PATROL()' and 'executing' in response.message
+    assert answered < 3.0  # the navigation itself takes 4 s or more
+    assert wait_until(lambda: len(patrol.results()) > results, 30.0)
+    assert patrol.results()[-1]['success'], patrol.results()[-1]
+
+
+def test_cancel_stops_the_running_goal(patrol):
+    feedback = []
+    handle = patrol.send_goal('patrol', feedback)
+    assert _wait_running(patrol, feedback)
+    time.sleep(0.5)
+    wait_future(handle.cancel_goal_async(), 10.0)
+    status, result = patrol.result(handle, 30.0)
+    assert status == GoalStatus.STATUS_CANCELED, result
+    assert (result.success, result.error_code, result.failed_step) == (
+        False, ErrorCode.CANCELED, 0)
+    assert wait_until(lambda: 'CANCELED' in _sim_goals(patrol)[-1], 5.0), patrol.sim.log()
+    assert feedback[-1].state == 'canceled'
+
+
+def test_a_new_task_preempts_the_running_one(patrol):
+    first = patrol.send_goal('patrol', [])
+    assert _wait_running(patrol)
+    goals_before = len(_sim_goals(patrol))
+    second = patrol.send_goal('patrol')
+    status, result = patrol.result(first, 30.0)
+    assert status == GoalStatus.STATUS_ABORTED
+    assert (result.error_code, result.failed_step) == (ErrorCode.PREEMPTED, 0)
+    status, result = patrol.result(second, 60.0)
+    assert status == GoalStatus.STATUS_SUCCEEDED, result
+    goals = _sim_goals(patrol)[goals_before:]
+    # The old goal was canceled (not overrun by the new one) before the new one ran.
+    assert 'CANCELED' in goals[0] and 'SUCCEEDED' in goals[1], goals
+    assert 'PREEMPTED' not in patrol.sim.log()
+
+
+def test_reject_policy_answers_busy(patrol):
+    assert patrol.set_param('busy_policy', 'reject').successful
+    try:
+        first = patrol.send_goal('patrol')
+        assert _wait_running(patrol)
+        second = patrol.send_goal('patrol')
+        status, result = patrol.result(second, 30.0)
+        assert status == GoalStatus.STATUS_ABORTED
+        assert result.error_code == ErrorCode.BUSY and 'busy' in result.message
+        response = patrol.plan('patrol', dry_run=False)
+        assert (response.success, response.error_code) == (False, ErrorCode.BUSY)
+        assert patrol.plan('patrol').success  # a dry run is never busy
+        status, result = patrol.result(first, 60.0)
+        assert status == GoalStatus.STATUS_SUCCEEDED, result
+    finally:
+        assert patrol.set_param('busy_policy', 'preempt').successful
+
+
+def test_server_absent_through_the_node(ros, workdir, patrol_model):
+    catalog = write_catalog(workdir / 'absent.yaml', NAVIGATE_RUN, unique('nobody'))
+    node = PlannerProc(ros, workdir, [f'model_path:={patrol_model}', f'skills_file:={catalog}',
+                                      'max_steps:=1', 'server_timeout:=1.0'], 'absent')
+    try:
+        assert node.wait_ready() == 'active: ready', node.proc.log()
+        status, result = node.result(node.send_goal('patrol'), 30.0)
+        assert status == GoalStatus.STATUS_ABORTED
+        assert (result.error_code, result.failed_step) == (ErrorCode.SERVER_UNAVAILABLE, 0)
+        assert 'not available after 1 s' in result.message
+    finally:
+        node.close()
+
+
+def test_object_not_found_through_the_node(ros, workdir, patrol_model):
+    server = unique('search')
+    sim = start_sim(workdir, unique('sim'), servers={'search': server},
+                    pose_topic=unique('pose'), fail=['search:absent:banana'])
+    catalog = write_catalog(workdir / 'search.yaml', SEARCH_RUN, '/' + server)
+    node = PlannerProc(ros, workdir, [f'model_path:={patrol_model}', f'skills_file:={catalog}',
+                                      'max_steps:=1'], 'search')
+    try:
+        assert node.wait_ready() == 'active: ready', node.proc.log()
+        status, result = node.result(node.send_goal('patrol'), 30.0)
+        assert status == GoalStatus.STATUS_ABORTED
+        assert (result.error_code, result.failed_step) == (ErrorCode.OBJECT_NOT_FOUND, 0)
+        assert 'banana' in result.message
+    finally:
+        node.close()
+        sim.stop()
+
+
+# --- callbacks never leave the caller without an answer ---------------------------
+
+class _FakeGoalHandle:
+    def __init__(self, task):
+        from unique_identifier_msgs.msg import UUID
+        self.goal_id = UUID(uuid=list(os.urandom(16)))
+        self.request = ExecuteTask.Goal(task=task)
+        self.is_cancel_requested = False
+        self.state = None
+        self.feedback = []
+
+    def publish_feedback(self, msg):
+        self.feedback.append(msg)
+
+    def succeed(self):
+        self.state = 'succeeded'
+
+    def abort(self):
+        self.state = 'aborted'
+
+    def canceled(self):
+        self.state = 'canceled'
+
+
+def test_exceptions_in_callbacks_become_internal_error():
+    import rclpy
+    from llm_planner.execution import run_sync
+    from llm_planner.node import PlannerNode
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    node = PlannerNode(context=context, parameter_overrides=[])
+    try:
+        node._active = True
+
+        def boom(task):
+            raise RuntimeError('planner exploded')
+        node._plan = boom
+        response = node._on_plan(Plan.Request(task='go', dry_run=True), Plan.Response())
+        assert (response.success, response.error_code) == (False, ErrorCode.INTERNAL_ERROR)
+        assert 'planner exploded' in response.message
+        handle = _FakeGoalHandle('go')
+        result = run_sync(node._on_execute(handle))
+        assert (result.success, result.error_code) == (False, ErrorCode.INTERNAL_ERROR)
+        assert handle.state == 'aborted'
+        assert node._goal_tokens == {}
+    finally:
+        node.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown(context=context)
