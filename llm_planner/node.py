@@ -265,6 +265,9 @@ class PlannerNode(LifecycleNode):
             config = PlannerConfig.from_dict(self._planning_values())
             planner = Planner(config)
             load_time = planner.load()
+            if not self.context.ok():  # SIGINT/SIGTERM while the model loaded
+                planner.close()
+                return TransitionCallbackReturn.FAILURE
             runtime = self._build_runtime(planner)
         except Exception as e:  # noqa: BLE001 - any failure leaves the node unconfigured
             if isinstance(e, PlannerError):

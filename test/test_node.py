@@ -40,7 +40,6 @@ from llm_planner_interfaces.srv import Plan
 import pytest
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
-from ros_harness import Proc, RosHarness, start_sim, unique, wait_future, wait_until
 from std_msgs.msg import String
 import yaml
 
@@ -65,13 +64,28 @@ SEARCH_RUN = {
 }
 
 
+_names = iter(range(1, 1_000_000))
+
+
+def unique(prefix):
+    """Return a name unique in this module (namespaces, servers, topics)."""
+    return f'{prefix}_{next(_names)}'
+
+
+def wait_until(predicate, timeout):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 # --- fixtures ------------------------------------------------------------------
 
 @pytest.fixture(scope='module')
-def ros():
-    harness = RosHarness('node_test')
-    yield harness
-    harness.close()
+def ros(ros_node):
+    return ros_node
 
 
 @pytest.fixture(scope='module')
@@ -119,31 +133,33 @@ def patrol_model(workdir):
 class PlannerProc:
     """planner_node in its own namespace, with clients for its interfaces."""
 
-    def __init__(self, ros, workdir, params, name='node'):
+    def __init__(self, ros, processes, params, name='node'):
         self.ros = ros
         self.ns = '/' + unique('t')
-        args = ['-r', f'__ns:={self.ns}', '--params-file', str(PARAMS_FILE)]
+        # -p after --params-file: the later one wins.
+        args = ['--params-file', str(PARAMS_FILE)]
         for p in TINY_PARAMS + list(params):
             args += ['-p', p]
-        self.proc = Proc('llm_planner.node', args, workdir / f'{unique(name)}.log')
+        self.proc = processes.start('llm_planner.node', namespace=self.ns, ros_args=args,
+                                    name=name)
         base = f'{self.ns}/llm_planner'
         node = ros.node
-        self.plan_client = node.create_client(Plan, f'{base}/plan', callback_group=ros.group)
+        group = ros.callback_group
+        self.plan_client = node.create_client(Plan, f'{base}/plan', callback_group=group)
         self.params_client = node.create_client(SetParameters, f'{base}/set_parameters',
-                                                callback_group=ros.group)
+                                                callback_group=group)
         self.lifecycle_client = node.create_client(ChangeState, f'{base}/change_state',
-                                                   callback_group=ros.group)
+                                                   callback_group=group)
         self.action = SafeActionClient(node, ExecuteTask, f'{base}/execute_task',
-                                       callback_group=ros.group)
+                                       callback_group=group)
         self.status = []
         self.status_sub = node.create_subscription(
             String, f'{base}/status', lambda m: self.status.append(json.loads(m.data)), 50,
-            callback_group=ros.group)
+            callback_group=group)
         self.fqn = f'{base}'
 
     def wait_ready(self, timeout=60.0):
-        m = self.proc.wait_log(r'active: ready|configure failed', timeout)
-        assert m, f'the node did not get ready:\n{self.proc.log()}'
+        m = self.proc.wait_for_output(r'active: ready|configure failed', timeout)
         assert self.plan_client.wait_for_service(timeout_sec=20.0)
         assert self.action.wait_for_server(timeout_sec=20.0)
         # Discovery is not symmetric: the node may not have matched this
@@ -152,9 +168,11 @@ class PlannerProc:
         time.sleep(1.0)
         return m.group(0)
 
+    def call(self, client, request, timeout):
+        return self.ros.wait_future(client.call_async(request), timeout)
+
     def plan(self, task, dry_run=True, timeout=90.0):
-        return self.ros.call(self.plan_client, Plan.Request(task=task, dry_run=dry_run),
-                             timeout)
+        return self.call(self.plan_client, Plan.Request(task=task, dry_run=dry_run), timeout)
 
     def set_param(self, name, value):
         kinds = {bool: (ParameterType.PARAMETER_BOOL, 'bool_value'),
@@ -165,13 +183,13 @@ class PlannerProc:
         pv = ParameterValue(type=kind, **{field: value})
         request = SetParameters.Request(parameters=[Parameter(name=name, value=pv)])
         assert self.params_client.wait_for_service(timeout_sec=10.0)
-        return self.ros.call(self.params_client, request, 10.0).results[0]
+        return self.call(self.params_client, request, 10.0).results[0]
 
     def transition(self, transition_id):
         assert self.lifecycle_client.wait_for_service(timeout_sec=10.0)
         request = ChangeState.Request()
         request.transition.id = transition_id
-        return self.ros.call(self.lifecycle_client, request, 30.0).success
+        return self.call(self.lifecycle_client, request, 30.0).success
 
     def send_goal(self, task='patrol', feedback=None):
         """Send an ExecuteTask goal; return the goal handle (None when rejected)."""
@@ -180,11 +198,11 @@ class PlannerProc:
             ExecuteTask.Goal(task=task),
             feedback_callback=(lambda m: feedback.append(m.feedback)) if feedback is not None
             else None)
-        handle = wait_future(future, 30.0)
+        handle = self.ros.wait_future(future, 30.0)
         return handle if handle.accepted else None
 
     def result(self, handle, timeout=90.0):
-        response = wait_future(handle.get_result_async(), timeout)
+        response = self.ros.wait_future(handle.get_result_async(), timeout)
         return response.status, response.result
 
     def results(self):
@@ -200,9 +218,9 @@ class PlannerProc:
 
 
 @pytest.fixture(scope='module')
-def planner(ros, workdir, tiny_model):
-    node = PlannerProc(ros, workdir, [f'model_path:={tiny_model}'], 'planner')
-    assert node.wait_ready() == 'active: ready', node.proc.log()
+def planner(ros, module_ros_processes, tiny_model):
+    node = PlannerProc(ros, module_ros_processes, [f'model_path:={tiny_model}'], 'planner')
+    assert node.wait_ready() == 'active: ready', node.proc.output()
     yield node
     node.close()
 
@@ -227,7 +245,7 @@ def test_invalid_tasks_are_refused_and_the_node_keeps_serving(planner):
         assert response.message
     response = planner.plan('go to the office')
     assert response.success or response.error_code in PLANNING_CODES
-    assert planner.proc.alive()
+    assert planner.proc.is_running()
 
 
 def test_diagnostics(planner, ros):
@@ -235,7 +253,7 @@ def test_diagnostics(planner, ros):
     sub = ros.node.create_subscription(
         DiagnosticArray, '/diagnostics',
         lambda m: seen.extend(s for s in m.status if s.hardware_id == planner.fqn), 10,
-        callback_group=ros.group)
+        callback_group=ros.callback_group)
     try:
         planner.plan('go to the office')
         assert wait_until(lambda: seen, 5.0), 'no /diagnostics from the node'
@@ -278,11 +296,11 @@ def test_deactivate_then_activate(planner):
 
 # --- configure failures ------------------------------------------------------------
 
-def _check_configure_failure(ros, workdir, model_path, name):
-    node = PlannerProc(ros, workdir, [f'model_path:={model_path}'], name)
+def _check_configure_failure(ros, processes, model_path, name):
+    node = PlannerProc(ros, processes, [f'model_path:={model_path}'], name)
     try:
         assert node.wait_ready() == 'configure failed'
-        log = node.proc.log()
+        log = node.proc.output()
         errors = [line for line in log.splitlines() if '[ERROR]' in line or '[FATAL]' in line]
         assert len(errors) == 1, log
         assert 'MODEL_UNAVAILABLE' in errors[0] and os.path.basename(model_path) in errors[0]
@@ -292,47 +310,53 @@ def _check_configure_failure(ros, workdir, model_path, name):
         assert 'unconfigured' in response.message and 'MODEL_UNAVAILABLE' in response.message
         assert node.send_goal('go to the office') is None
         time.sleep(1.0)
-        assert node.proc.alive(), log
+        assert node.proc.is_running(), log
         return errors[0]
     finally:
-        assert node.close() is not None
+        assert node.close() == 0  # a clean exit on SIGINT
 
 
-def test_missing_model_fails_configure_and_the_node_stays_up(ros, workdir):
-    line = _check_configure_failure(ros, workdir, str(workdir / 'no-such-model.gguf'),
+def test_missing_model_fails_configure_and_the_node_stays_up(ros, ros_processes, workdir):
+    line = _check_configure_failure(ros, ros_processes, str(workdir / 'no-such-model.gguf'),
                                     'missing')
     assert 'not found' in line
 
 
-def test_corrupt_model_fails_configure_and_the_node_stays_up(ros, workdir):
+def test_corrupt_model_fails_configure_and_the_node_stays_up(ros, ros_processes, workdir):
     path = workdir / 'corrupt.gguf'
     path.write_bytes(b'GGUF' + os.urandom(4096))
-    _check_configure_failure(ros, workdir, str(path), 'corrupt')
+    _check_configure_failure(ros, ros_processes, str(path), 'corrupt')
 
 
 # --- execution through the node ------------------------------------------------------
 
+def start_sim(processes, **params):
+    sim = processes.start('llm_planner.sim_robot', params, node_name=unique('sim_robot'),
+                          name='sim')
+    sim.wait_for_output('READY', 30.0)
+    return sim
+
+
 @pytest.fixture(scope='module')
-def patrol(ros, workdir, patrol_model):
+def patrol(ros, module_ros_processes, workdir, patrol_model):
     """Start a PATROL-catalog node aimed at a sim_robot whose goals take 4 s or more."""
     server = unique('navigate')
-    sim = start_sim(workdir, unique('sim'), servers={'navigate': server},
+    sim = start_sim(module_ros_processes, navigate_action_name=server,
                     pose_topic=unique('pose'), fail=['navigate:delay:4'])
     catalog = write_catalog(workdir / 'patrol.yaml', NAVIGATE_RUN, '/' + server)
-    node = PlannerProc(ros, workdir, [f'model_path:={patrol_model}', f'skills_file:={catalog}',
-                                      'max_steps:=1'], 'patrol')
+    node = PlannerProc(ros, module_ros_processes, [
+        f'model_path:={patrol_model}', f'skills_file:={catalog}', 'max_steps:=1'], 'patrol')
     node.sim = sim
     node.server = server
-    assert node.wait_ready() == 'active: ready', node.proc.log()
+    assert node.wait_ready() == 'active: ready', node.proc.output()
     response = node.plan('patrol')
     assert response.program == 'PATROL()', response
     yield node
     node.close()
-    sim.stop()
 
 
 def _sim_goals(patrol):
-    return [line for line in patrol.sim.log().splitlines() if f'GOAL {patrol.server} ' in line]
+    return [line for line in patrol.sim.output().splitlines() if f'GOAL {patrol.server} ' in line]
 
 
 def _wait_running(patrol, feedback=None, timeout=30.0):
@@ -375,12 +399,12 @@ def test_cancel_stops_the_running_goal(patrol):
     handle = patrol.send_goal('patrol', feedback)
     assert _wait_running(patrol, feedback)
     time.sleep(0.5)
-    wait_future(handle.cancel_goal_async(), 10.0)
+    patrol.ros.wait_future(handle.cancel_goal_async(), 10.0)
     status, result = patrol.result(handle, 30.0)
     assert status == GoalStatus.STATUS_CANCELED, result
     assert (result.success, result.error_code, result.failed_step) == (
         False, ErrorCode.CANCELED, 0)
-    assert wait_until(lambda: 'CANCELED' in _sim_goals(patrol)[-1], 5.0), patrol.sim.log()
+    assert wait_until(lambda: 'CANCELED' in _sim_goals(patrol)[-1], 5.0), patrol.sim.output()
     assert feedback[-1].state == 'canceled'
 
 
@@ -397,7 +421,7 @@ def test_a_new_task_preempts_the_running_one(patrol):
     goals = _sim_goals(patrol)[goals_before:]
     # The old goal was canceled (not overrun by the new one) before the new one ran.
     assert 'CANCELED' in goals[0] and 'SUCCEEDED' in goals[1], goals
-    assert 'PREEMPTED' not in patrol.sim.log()
+    assert 'PREEMPTED' not in patrol.sim.output()
 
 
 def test_reject_policy_answers_busy(patrol):
@@ -418,12 +442,13 @@ def test_reject_policy_answers_busy(patrol):
         assert patrol.set_param('busy_policy', 'preempt').successful
 
 
-def test_server_absent_through_the_node(ros, workdir, patrol_model):
-    catalog = write_catalog(workdir / 'absent.yaml', NAVIGATE_RUN, unique('nobody'))
-    node = PlannerProc(ros, workdir, [f'model_path:={patrol_model}', f'skills_file:={catalog}',
-                                      'max_steps:=1', 'server_timeout:=1.0'], 'absent')
+def test_server_absent_through_the_node(ros, ros_processes, workdir, patrol_model):
+    catalog = write_catalog(workdir / 'absent.yaml', NAVIGATE_RUN, '/' + unique('nobody'))
+    node = PlannerProc(ros, ros_processes, [
+        f'model_path:={patrol_model}', f'skills_file:={catalog}', 'max_steps:=1',
+        'server_timeout:=1.0'], 'absent')
     try:
-        assert node.wait_ready() == 'active: ready', node.proc.log()
+        assert node.wait_ready() == 'active: ready', node.proc.output()
         status, result = node.result(node.send_goal('patrol'), 30.0)
         assert status == GoalStatus.STATUS_ABORTED
         assert (result.error_code, result.failed_step) == (ErrorCode.SERVER_UNAVAILABLE, 0)
@@ -432,22 +457,21 @@ def test_server_absent_through_the_node(ros, workdir, patrol_model):
         node.close()
 
 
-def test_object_not_found_through_the_node(ros, workdir, patrol_model):
+def test_object_not_found_through_the_node(ros, ros_processes, workdir, patrol_model):
     server = unique('search')
-    sim = start_sim(workdir, unique('sim'), servers={'search': server},
-                    pose_topic=unique('pose'), fail=['search:absent:banana'])
+    start_sim(ros_processes, search_action_name=server, pose_topic=unique('pose'),
+              fail=['search:absent:banana'])
     catalog = write_catalog(workdir / 'search.yaml', SEARCH_RUN, '/' + server)
-    node = PlannerProc(ros, workdir, [f'model_path:={patrol_model}', f'skills_file:={catalog}',
-                                      'max_steps:=1'], 'search')
+    node = PlannerProc(ros, ros_processes, [
+        f'model_path:={patrol_model}', f'skills_file:={catalog}', 'max_steps:=1'], 'search')
     try:
-        assert node.wait_ready() == 'active: ready', node.proc.log()
+        assert node.wait_ready() == 'active: ready', node.proc.output()
         status, result = node.result(node.send_goal('patrol'), 30.0)
         assert status == GoalStatus.STATUS_ABORTED
         assert (result.error_code, result.failed_step) == (ErrorCode.OBJECT_NOT_FOUND, 0)
         assert 'banana' in result.message
     finally:
         node.close()
-        sim.stop()
 
 
 # --- callbacks never leave the caller without an answer ---------------------------

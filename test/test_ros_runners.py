@@ -37,7 +37,6 @@ from llm_planner.ros_runners import (
 from llm_planner.semantic_map import SemanticMap
 import pytest
 from rclpy.task import Future
-from ros_harness import RosHarness, start_sim, unique, wait_until
 import yaml
 
 CONFIG = pathlib.Path(__file__).resolve().parent.parent / 'config'
@@ -50,15 +49,43 @@ GRAB(where:$banana)
 GO(to:$start)
 """
 SERVER_KEYS = {'navigate_to_pose': 'navigate', 'search_object': 'search', 'grab_object': 'grab'}
+_names = iter(range(1, 1_000_000))
+
+
+def unique(prefix):
+    """Return a name unique in this module (servers, topics): tests never cross-talk."""
+    return f'{prefix}_{next(_names)}'
+
+
+def wait_until(predicate, timeout):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+class Ros:
+    """The conftest's test node plus the runners' Waits, running coroutines on its executor."""
+
+    def __init__(self, ros_node):
+        self.test_node = ros_node
+        self.node = ros_node.node
+        self.group = ros_node.callback_group
+        self.executor = ros_node.executor
+        self.waits = Waits(self.node, self.group)
+
+    def run(self, coroutine, timeout=60.0):
+        """Run a coroutine on the spinning executor; return its value."""
+        return self.test_node.wait_future(self.executor.create_task(coroutine), timeout)
 
 
 @pytest.fixture(scope='module')
-def ros():
-    harness = RosHarness('ros_runners_test')
-    harness.waits = Waits(harness.node, harness.group)
+def ros(ros_node):
+    harness = Ros(ros_node)
     yield harness
     harness.waits.destroy()
-    harness.close()
 
 
 @pytest.fixture(scope='module')
@@ -74,22 +101,26 @@ def skills_doc():
 class Robot:
     """sim_robot with unique server and topic names, and the runners aimed at it."""
 
-    def __init__(self, ros, semantic_map, tmp_path, fail=(), timeouts=None, server_timeout=3.0,
-                 pose_max_age=2.0, params=()):
+    def __init__(self, ros, semantic_map, processes, fail=(), timeouts=None, server_timeout=3.0,
+                 pose_max_age=2.0):
         doc = skills_doc()
-        servers = {}
+        params = {}
         for skill in doc['skills']:
             run = skill.get('run') or {}
             if run.get('kind') == 'action':
                 name = unique(run['server'])
-                servers[SERVER_KEYS[run['server']]] = name
+                params[SERVER_KEYS[run['server']] + '_action_name'] = name
                 run['server'] = name
                 if timeouts and skill['name'] in timeouts:
                     run['timeout'] = timeouts[skill['name']]
         self.catalog = SkillCatalog.from_dict(doc)
         self.pose_topic = unique('amcl_pose')
-        self.sim = start_sim(tmp_path, fail=fail, servers=servers, pose_topic=self.pose_topic,
-                             params=params)
+        params['pose_topic'] = self.pose_topic
+        if fail:
+            params['fail'] = list(fail)
+        self.sim = processes.start('llm_planner.sim_robot', params,
+                                   node_name=unique('sim_robot'), name='sim')
+        self.sim.wait_for_output('READY', 30.0)
         self.ros = ros
         self.latest = LatestPose(ros_clock_seconds(ros.node))
         self.subscription = subscribe_pose(ros.node, self.pose_topic, self.latest, ros.group)
@@ -110,7 +141,7 @@ class Robot:
         """Return the sim's one-line goal summaries of ``server`` ('navigate', ...)."""
         name = self.actions.bindings[{'navigate': 'GO', 'search': 'SEARCH',
                                       'grab': 'GRAB'}[server]].server
-        return [line for line in self.sim.log().splitlines() if f'GOAL {name} ' in line]
+        return [line for line in self.sim.output().splitlines() if f'GOAL {name} ' in line]
 
     def close(self):
         self.actions.destroy()
@@ -119,11 +150,11 @@ class Robot:
 
 
 @pytest.fixture
-def robot(ros, semantic_map, tmp_path):
+def robot(ros, semantic_map, ros_processes):
     made = []
 
     def make(**kwargs):
-        r = Robot(ros, semantic_map, tmp_path, **kwargs)
+        r = Robot(ros, semantic_map, ros_processes, **kwargs)
         made.append(r)
         # The pose must be flowing first (unless the test breaks it).
         if not any(f.startswith('pose:') for f in kwargs.get('fail', ())):
@@ -191,7 +222,7 @@ def test_step_timeout_cancels_the_goal(robot):
     assert 'cancel requested' in result.message
     assert time.monotonic() - start < 12.0
     assert wait_until(lambda: any('CANCELED' in g for g in r.goals('navigate')), 5.0), \
-        r.sim.log()
+        r.sim.output()
     assert r.goals('search') == []
 
 
@@ -206,7 +237,7 @@ def test_caller_cancel_stops_the_goal_and_sends_no_further_step(robot):
     assert (result.error_code, result.failed_step) == (ErrorCode.CANCELED, 2)
     assert time.monotonic() - start < 8.0
     # The runner waited for the server to end the goal before returning.
-    assert any('CANCELED' in g for g in r.goals('navigate')), r.sim.log()
+    assert any('CANCELED' in g for g in r.goals('navigate')), r.sim.output()
     assert r.goals('search') == []
     assert r.events[-1][3] == 'canceled'
 
@@ -214,7 +245,7 @@ def test_caller_cancel_stops_the_goal_and_sends_no_further_step(robot):
 def test_server_dies_mid_goal(robot):
     r = robot(fail=['navigate:die_after:0.5'], timeouts={'GO': 60.0})
     result = r.execute(FETCH, timeout=70.0)
-    assert r.sim.popen.wait(5) == 17
+    assert r.sim.wait_for_exit(5) == 17
     # Detected when the server leaves the graph (DDS liveliness, ~20 s with
     # Fast DDS defaults), or at the latest by the step timeout.
     assert result.failed_step == 2
