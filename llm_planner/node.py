@@ -58,6 +58,7 @@ callback's thread (the Planner serializes it).
 from collections import deque
 from dataclasses import dataclass
 import json
+import signal
 import statistics
 import sys
 import threading
@@ -380,12 +381,26 @@ class PlannerNode(LifecycleNode):
                     self.destroy_subscription(runtime.subscription)
                 runtime.planner.close()
 
-    def shutdown(self):
-        """Cancel any running task and release resources (before the executor stops)."""
+    def shutdown(self, executor=None):
+        """
+        Stop the running task, then release everything (at process exit).
+
+        With ``executor`` (and the context still valid) the executor is spun
+        until the task has stopped, so the running goal's server gets its
+        cancel request: a robot is not left driving to an old goal.
+        """
+        with self._lock:
+            self._active = False
+            job = self._job
         try:
+            if job is not None and not job.done:
+                self.get_logger().info(f'canceling task {job.number}: shutting down')
+                job.cancel.cancel(ErrorCode.CANCELED)
+                if executor is not None and self.context.ok():
+                    executor.spin_until_future_complete(job.done_future, PREEMPT_WAIT)
             self._teardown('the node is shutting down')
-        except Exception as e:  # noqa: BLE001 - best effort at exit
-            self.get_logger().warning(f'shutdown: {e!r}')
+        except (Exception, KeyboardInterrupt) as e:  # noqa: BLE001 - best effort at exit
+            print(f'planner_node: shutdown: {e!r}', file=sys.stderr)
         self._waits.destroy()
 
     # --- planning -----------------------------------------------------------
@@ -694,9 +709,25 @@ def _seconds(value):
     return '' if value is None else f'{value:.3f}'
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _init(args):
+    """rclpy.init, keeping SIGINT/SIGTERM for main() (to cancel the running goal first)."""
+    try:
+        from rclpy.signals import SignalHandlerOptions
+    except ImportError:  # an rclpy without the option: its handlers shut the context down
+        rclpy.init(args=args)
+        return
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
 def main(args=None):
     """Run planner_node until SIGINT/SIGTERM or an external shutdown."""
-    rclpy.init(args=args)
+    _init(args)
     node = None
     executor = None
     status = 0
@@ -716,10 +747,12 @@ def main(args=None):
     except Exception:
         if rclpy.ok():
             raise
-        # SIGTERM shut the context down under the executor: a normal exit.
+        # The context was shut down under the executor: a normal exit.
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C: let cleanup finish
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if node is not None:
-            node.shutdown()
+            node.shutdown(executor)
         if executor is not None:
             executor.shutdown(timeout_sec=2.0)
         if node is not None:

@@ -27,6 +27,7 @@ action servers all take part.
 import json
 import os
 import pathlib
+import signal
 import time
 
 from action_msgs.msg import GoalStatus
@@ -470,6 +471,30 @@ def test_object_not_found_through_the_node(ros, ros_processes, workdir, patrol_m
         assert status == GoalStatus.STATUS_ABORTED
         assert (result.error_code, result.failed_step) == (ErrorCode.OBJECT_NOT_FOUND, 0)
         assert 'banana' in result.message
+    finally:
+        node.close()
+
+
+@pytest.mark.parametrize('signum', [signal.SIGINT, signal.SIGTERM])
+def test_stopping_the_node_cancels_the_running_goal(ros, ros_processes, workdir, patrol_model,
+                                                    signum):
+    server = unique('navigate')
+    sim = start_sim(ros_processes, navigate_action_name=server, pose_topic=unique('pose'),
+                    fail=['navigate:delay:30'])
+    catalog = write_catalog(workdir / 'stop.yaml', NAVIGATE_RUN, '/' + server)
+    node = PlannerProc(ros, ros_processes, [
+        f'model_path:={patrol_model}', f'skills_file:={catalog}', 'max_steps:=1'], 'stop')
+    try:
+        assert node.wait_ready() == 'active: ready', node.proc.output()
+        response = node.plan('patrol', dry_run=False)
+        assert response.success, response.message
+        assert _wait_running(node)
+        time.sleep(0.5)
+        os.killpg(node.proc.pid, signum)
+        assert node.proc.wait_for_exit(10.0) == 0, node.proc.output()
+        assert 'Traceback' not in node.proc.output()
+        assert wait_until(lambda: f'GOAL {server} ' in sim.output(), 5.0)
+        assert 'CANCELED' in sim.output().split(f'GOAL {server} ')[1], sim.output()
     finally:
         node.close()
 
