@@ -49,13 +49,16 @@ result is PREEMPTED) and starts the new one once the old one has stopped;
 preempts: a task that fails to plan leaves the running one alone.
 
 Threading: every callback is in one ReentrantCallbackGroup under a
-MultiThreadedExecutor. Waiting for servers, goals and results is done by
-awaiting in coroutines (:class:`llm_planner.ros_runners.Waits`, every wait
-with a deadline); planning itself is computation and runs in the calling
-callback's thread (the Planner serializes it).
+MultiThreadedExecutor; the service and action callbacks are coroutines. They
+never block an executor thread: planning runs in a small pool of planning
+threads (the Planner serializes the model) and is awaited, and waiting for
+servers, goals and results is awaited too
+(:class:`llm_planner.ros_runners.Waits`, every wait with a deadline). So
+however many requests queue for the model, goals, cancels and timers go on.
 """
 
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 import json
 import signal
@@ -72,7 +75,8 @@ from llm_planner.execution import (
     LatestPose, MapRunner, PlanExecutor, PoseTopicRunner)
 from llm_planner.planner import Planner
 from llm_planner.ros_runners import (
-    ActionRunner, BindingError, CANCEL_WAIT, DONE, ros_clock_seconds, subscribe_pose, Waits)
+    ActionRunner, BindingError, CANCEL_WAIT, CANCELED, DONE, ros_clock_seconds, subscribe_pose,
+    Waits)
 from llm_planner_interfaces.action import ExecuteTask
 from llm_planner_interfaces.msg import PlanStep
 from llm_planner_interfaces.srv import Plan
@@ -88,7 +92,12 @@ from std_msgs.msg import String
 
 NODE_NAME = 'llm_planner'
 BUSY_POLICIES = ('preempt', 'reject')
-EXECUTOR_THREADS = 6
+EXECUTOR_THREADS = 4
+# Threads running Planner.plan (it serializes the model; the others wait there,
+# and check a task's text at once).
+PLAN_WORKERS = 4
+# Planning gets its own planning_timeout plus this before the node gives up on it.
+PLANNING_GRACE = 10.0
 # A preempting task waits at most this long for the old one to stop.
 PREEMPT_WAIT = CANCEL_WAIT + 2.0
 
@@ -198,6 +207,7 @@ class PlannerNode(LifecycleNode):
         self._configure_error = ''
         self._job = None
         self._jobs = 0
+        self._last_claimed = 0
         self._goal_tokens = {}
         self._stats = {'plans': 0, 'planning_failures': 0, 'executions': 0,
                        'execution_failures': 0, 'last_planning_time': None}
@@ -206,6 +216,8 @@ class PlannerNode(LifecycleNode):
         self._status_pub = self.create_publisher(String, '~/status', 10)
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self._waits = Waits(self, self._group)
+        self._plan_pool = ThreadPoolExecutor(max_workers=PLAN_WORKERS,
+                                             thread_name_prefix='llm_planner_plan')
         self._plan_service = self.create_service(
             Plan, '~/plan', self._on_plan, callback_group=self._group)
         self._action_server = ActionServer(
@@ -367,11 +379,11 @@ class PlannerNode(LifecycleNode):
         if wait and not job.done_event.wait(wait):
             self.get_logger().warning(f'task {job.number} did not stop within {wait:g} s')
 
-    def _teardown(self, why):
+    def _teardown(self, why, wait=PREEMPT_WAIT):
         with self._lock:
             self._active = False
         try:
-            self._stop_job(why)
+            self._stop_job(why, wait)
         finally:
             with self._lock:
                 runtime, self._runtime = self._runtime, None
@@ -398,9 +410,10 @@ class PlannerNode(LifecycleNode):
                 job.cancel.cancel(ErrorCode.CANCELED)
                 if executor is not None and self.context.ok():
                     executor.spin_until_future_complete(job.done_future, PREEMPT_WAIT)
-            self._teardown('the node is shutting down')
+            self._teardown('the node is shutting down', wait=0)
         except (Exception, KeyboardInterrupt) as e:  # noqa: BLE001 - best effort at exit
             print(f'planner_node: shutdown: {e!r}', file=sys.stderr)
+        self._plan_pool.shutdown(wait=False, cancel_futures=True)
         self._waits.destroy()
 
     # --- planning -----------------------------------------------------------
@@ -432,6 +445,36 @@ class PlannerNode(LifecycleNode):
             self._planning_times.append(result.planning_time)
         return runtime, result
 
+    async def _plan_async(self, task, cancel=None):
+        """
+        Plan ``task`` in the planning threads and await it; raise PlannerError.
+
+        No executor thread is held while the model runs, so goals, timers and
+        cancels keep flowing however many plan requests are waiting. With
+        ``cancel`` set while planning, CANCELED at once (the plan is dropped).
+        """
+        with self._lock:
+            runtime = self._runtime
+            active = self._active
+        if not active or runtime is None:
+            raise self._not_active()
+        done = Future()
+
+        def transfer(cf):
+            error = cf.exception()
+            if error is not None:
+                done.set_exception(error)
+            else:
+                done.set_result(cf.result())
+        self._plan_pool.submit(self._plan, task).add_done_callback(transfer)
+        limit = runtime.planner.config.planning_timeout + PLANNING_GRACE
+        outcome = await self._waits.wait([done], limit, cancel)
+        if outcome == DONE:
+            return done.result()
+        if outcome == CANCELED:
+            raise PlannerError(ErrorCode.CANCELED, 'canceled while planning')
+        raise PlannerError(ErrorCode.TIMEOUT, f'planning did not end within {limit:g} s')
+
     def _busy(self):
         with self._lock:
             return self._job is not None and not self._job.done
@@ -446,26 +489,39 @@ class PlannerNode(LifecycleNode):
     # --- execution ----------------------------------------------------------
 
     def _claim(self, job):
-        """Make ``job`` the current task: preempt or refuse the running one."""
+        """
+        Make ``job`` the current task: preempt or refuse the running one.
+
+        Tasks are numbered when they arrive, before planning; under preempt,
+        a task whose planning ended after a newer task was claimed is itself
+        superseded (PREEMPTED), so the newest request wins whatever the
+        planning order.
+        """
         with self._lock:
             if not self._active:
                 raise self._not_active()
             current = self._job
-            if current is not None and not current.done:
-                if self.param('busy_policy') == 'reject':
-                    raise PlannerError(
-                        ErrorCode.BUSY, f'busy with task {current.number} ({current.task!r}); '
-                                        f'busy_policy is reject')
-                self.get_logger().info(
-                    f'task {job.number} preempts task {current.number}')
+            running = current is not None and not current.done
+            if running and self.param('busy_policy') == 'reject':
+                raise PlannerError(
+                    ErrorCode.BUSY, f'busy with task {current.number} ({current.task!r}); '
+                                    f'busy_policy is reject')
+            if job.number < self._last_claimed and self.param('busy_policy') == 'preempt':
+                raise PlannerError(
+                    ErrorCode.PREEMPTED, f'task {self._last_claimed} arrived later and was '
+                                         f'started first')
+            if running:
+                self.get_logger().info(f'task {job.number} preempts task {current.number}')
                 current.cancel.cancel(ErrorCode.PREEMPTED)
                 job.previous = current
             self._job = job
+            self._last_claimed = job.number
 
-    def _new_job(self, task, steps, source, cancel, feedback=None):
+    def _arrive(self):
+        """Return the arrival number of a new task (service without dry run, or goal)."""
         with self._lock:
             self._jobs += 1
-            return _Job(self._jobs, task, steps, source, cancel, feedback)
+            return self._jobs
 
     async def _run_job(self, job, runtime, program):
         """Execute a claimed job to the end; never raises."""
@@ -531,15 +587,17 @@ class PlannerNode(LifecycleNode):
 
     # --- ~/plan ---------------------------------------------------------------
 
-    def _on_plan(self, request, response):
+    async def _on_plan(self, request, response):
         try:
             response.success = False
             runtime = None
             if not self._active:
                 raise self._not_active()
+            number = 0
             if not request.dry_run:
                 self._check_busy()
-            runtime, result = self._plan(request.task)
+                number = self._arrive()
+            runtime, result = await self._plan_async(request.task)
             response.steps = to_plan_steps(result.steps, runtime.planner.catalog)
             response.program = result.program
             response.planning_time = float(result.planning_time)
@@ -547,9 +605,14 @@ class PlannerNode(LifecycleNode):
                 response.success = True
                 response.message = f'planned {len(result.steps)} step(s) (dry run)'
                 return response
-            job = self._new_job(request.task, result.steps, 'service', CancelToken())
+            job = _Job(number, request.task, result.steps, 'service', CancelToken())
             self._claim(job)
-            self.executor.create_task(self._run_job(job, runtime, result.program))
+            try:
+                self.executor.create_task(self._run_job(job, runtime, result.program))
+            except Exception as e:
+                self._finish(job, ExecutionResult(False, ErrorCode.INTERNAL_ERROR,
+                                                  f'cannot start the task: {e!r}'))
+                raise
             response.success = True
             response.message = (f'planned {len(result.steps)} step(s); executing as task '
                                 f'{job.number} (progress on {self._status_pub.topic_name})')
@@ -628,12 +691,16 @@ class PlannerNode(LifecycleNode):
             if not self._active:
                 raise self._not_active()
             self._check_busy()
-            runtime, result = self._plan(task)
+            number = self._arrive()
+            runtime, result = await self._plan_async(task, token)
         except PlannerError as e:
             out.error_code, out.message = e.code, e.message
             return
         out.steps = to_plan_steps(result.steps, runtime.planner.catalog)
-        job = self._new_job(task, result.steps, 'action', token, feedback)
+        if token.is_set():  # canceled while planning: do not preempt anything
+            out.error_code, out.message = ErrorCode.CANCELED, 'canceled before execution'
+            return
+        job = _Job(number, task, result.steps, 'action', token, feedback)
         try:
             self._claim(job)
         except PlannerError as e:

@@ -361,10 +361,15 @@ def _sim_goals(patrol):
 
 
 def _wait_running(patrol, feedback=None, timeout=30.0):
+    """Wait until a goal (its feedback list) or else the latest task runs its step."""
     if feedback is not None:
         return wait_until(lambda: any(f.state == 'running' for f in feedback), timeout)
-    return wait_until(lambda: any(s['event'] == 'step' and s['state'] == 'running'
-                                  for s in patrol.status[-3:]), timeout)
+
+    def running():
+        planned = [s['job'] for s in patrol.status if s['event'] == 'planned']
+        return planned and any(s['event'] == 'step' and s['state'] == 'running'
+                               and s['job'] == planned[-1] for s in patrol.status)
+    return wait_until(running, timeout)
 
 
 def test_execute_task_action(patrol):
@@ -410,8 +415,9 @@ def test_cancel_stops_the_running_goal(patrol):
 
 
 def test_a_new_task_preempts_the_running_one(patrol):
-    first = patrol.send_goal('patrol', [])
-    assert _wait_running(patrol)
+    feedback = []
+    first = patrol.send_goal('patrol', feedback)
+    assert _wait_running(patrol, feedback)
     goals_before = len(_sim_goals(patrol))
     second = patrol.send_goal('patrol')
     status, result = patrol.result(first, 30.0)
@@ -428,8 +434,9 @@ def test_a_new_task_preempts_the_running_one(patrol):
 def test_reject_policy_answers_busy(patrol):
     assert patrol.set_param('busy_policy', 'reject').successful
     try:
-        first = patrol.send_goal('patrol')
-        assert _wait_running(patrol)
+        feedback = []
+        first = patrol.send_goal('patrol', feedback)
+        assert _wait_running(patrol, feedback)
         second = patrol.send_goal('patrol')
         status, result = patrol.result(second, 30.0)
         assert status == GoalStatus.STATUS_ABORTED
@@ -523,28 +530,73 @@ class _FakeGoalHandle:
         self.state = 'canceled'
 
 
-def test_exceptions_in_callbacks_become_internal_error():
+@pytest.fixture
+def local_node():
+    """Return a PlannerNode in this process (no model loaded, not spun)."""
     import rclpy
-    from llm_planner.execution import run_sync
     from llm_planner.node import PlannerNode
     context = rclpy.Context()
     rclpy.init(context=context)
     node = PlannerNode(context=context, parameter_overrides=[])
-    try:
-        node._active = True
+    yield node
+    node.shutdown()
+    node.destroy_node()
+    rclpy.try_shutdown(context=context)
 
-        def boom(task):
-            raise RuntimeError('planner exploded')
-        node._plan = boom
-        response = node._on_plan(Plan.Request(task='go', dry_run=True), Plan.Response())
-        assert (response.success, response.error_code) == (False, ErrorCode.INTERNAL_ERROR)
-        assert 'planner exploded' in response.message
-        handle = _FakeGoalHandle('go')
-        result = run_sync(node._on_execute(handle))
-        assert (result.success, result.error_code) == (False, ErrorCode.INTERNAL_ERROR)
-        assert handle.state == 'aborted'
-        assert node._goal_tokens == {}
-    finally:
-        node.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown(context=context)
+
+def test_exceptions_in_callbacks_become_internal_error(local_node):
+    from llm_planner.execution import run_sync
+    node = local_node
+    node._active = True
+
+    async def boom(task, cancel=None):
+        raise RuntimeError('planner exploded')
+    node._plan_async = boom
+    response = run_sync(node._on_plan(Plan.Request(task='go', dry_run=True), Plan.Response()))
+    assert (response.success, response.error_code) == (False, ErrorCode.INTERNAL_ERROR)
+    assert 'planner exploded' in response.message
+    handle = _FakeGoalHandle('go')
+    result = run_sync(node._on_execute(handle))
+    assert (result.success, result.error_code) == (False, ErrorCode.INTERNAL_ERROR)
+    assert handle.state == 'aborted'
+    assert node._goal_tokens == {}
+
+
+def test_task_arbitration(local_node):
+    """The newest task wins under preempt, whatever order planning ends in; reject: BUSY."""
+    from llm_planner.errors import PlannerError
+    from llm_planner.execution import CancelToken, ExecutionResult
+    from llm_planner.node import _Job
+    node = local_node
+    node._active = True
+
+    def job(number):
+        return _Job(number, f'task {number}', [], 'action', CancelToken())
+    first, second = node._arrive(), node._arrive()
+    b = job(second)
+    node._claim(b)  # planned first although it arrived second
+    with pytest.raises(PlannerError) as error:
+        node._claim(job(first))
+    assert error.value.code == ErrorCode.PREEMPTED
+    assert not b.cancel.is_set() and node._job is b
+    c = job(node._arrive())
+    node._claim(c)
+    assert b.cancel.reason == ErrorCode.PREEMPTED and c.previous is b and node._job is c
+    node.set_parameters([rclpy_parameter('busy_policy', 'reject')])
+    with pytest.raises(PlannerError) as error:
+        node._claim(job(node._arrive()))
+    assert error.value.code == ErrorCode.BUSY
+    node._finish(c, ExecutionResult(True))
+    assert node._job is None and c.done
+    d = job(node._arrive())
+    node._claim(d)
+    assert node._job is d
+    node._active = False
+    with pytest.raises(PlannerError) as error:
+        node._claim(job(node._arrive()))
+    assert error.value.code == ErrorCode.NOT_ACTIVE
+
+
+def rclpy_parameter(name, value):
+    from rclpy.parameter import Parameter as RclpyParameter
+    return RclpyParameter(name, value=value)
