@@ -31,7 +31,17 @@ the argmax. :class:`FastGrammarDecoder` gives the same tokens for less work:
   would have picked it there; at the first one it would not, greedy's own pick
   is taken instead and the rest of the batch is removed from the KV cache. It
   is speculative decoding with a draft made by the grammar, so the output is
-  the plain loop's output by construction.
+  the plain loop's output by construction, provided the model computes the
+  same logits for a token whether it is evaluated alone or in a batch.
+
+That proviso is not free: llama.cpp's CPU kernels switch code paths with the
+batch size (matrix-vector vs. matrix-matrix products, attention without
+flash attention), and on a quantized model any rounding difference grows to
+~0.5 in the logits, enough to flip a near-tie. The decoder therefore measures
+at start-up the largest batch whose logits are bitwise those of one-at-a-time
+evaluation (:meth:`FastGrammarDecoder.measure_exact_batch`) and never batches
+more. On the demo CPU with Qwen2.5 Q4_K_M that is 3 tokens with
+``flash_attn=True`` and 1 (jump-forward off) without it.
 
 The llama.cpp grammar sampler stays the judge of what is admissible; the
 Python matcher of :mod:`llm_planner.gbnf_nfa` only proposes drafts. The loop
@@ -57,6 +67,11 @@ MAX_CANDIDATES = 16
 MAX_FORCED_CHARS = 256
 # Longer vocabulary pieces examined when deciding whether to trim a draft's tail.
 MAX_EXTENSIONS = 256
+# Largest batch (pending token + draft) tried when measuring which sizes are exact.
+MAX_BATCH_PROBE = 16
+# Text evaluated to measure that (any realistic text does).
+PROBE_TEXT = ('$kitchen = GET_LOCATION(location_name:"kitchen")\nGO(to:$kitchen)\n'
+              '$banana = SEARCH(object_name:"banana")\nGRAB(where:$banana)\n')
 _TOKEN_DATA = np.dtype([('id', np.intc), ('logit', np.single), ('p', np.single)], align=True)
 
 
@@ -312,7 +327,7 @@ class FastGrammarDecoder:
     """
 
     def __init__(self, llama, gbnf_text, jump_forward=True, trim_tail=True,
-                 max_candidates=MAX_CANDIDATES):
+                 max_candidates=MAX_CANDIDATES, max_batch=None):
         """
         Prepare decoding with ``llama`` under the grammar ``gbnf_text``.
 
@@ -322,6 +337,13 @@ class FastGrammarDecoder:
         those, and the drafted token would be rolled back); ``max_candidates``
         is how many top tokens are checked one by one before masking the
         whole vocabulary. None of these changes the output.
+
+        ``max_batch`` caps the tokens evaluated in one jump-forward batch
+        (the pending token plus the draft). None measures it: the largest
+        size whose logits are bitwise those of one-token-at-a-time evaluation
+        (see :meth:`measure_exact_batch`); 1 turns jump-forward off. A larger
+        value than measured is faster but no longer guarantees plain greedy's
+        output: near-ties may go the other way.
         """
         self.llama = llama
         self.gbnf_text = gbnf_text
@@ -335,8 +357,59 @@ class FastGrammarDecoder:
         self._tail_cache = {}
         self._sorted_pieces = self._piece_token = None
         self._max_piece = 1
+        if self.jump_forward and max_batch is None:
+            max_batch = self.measure_exact_batch()
+        self.max_batch = max(1, int(max_batch or 1))
+        if self.max_batch < 2:
+            self.jump_forward = False
         if self.jump_forward:
             self._vocab_index()
+
+    def measure_exact_batch(self, limit=MAX_BATCH_PROBE):
+        """
+        Return the largest batch size k <= ``limit`` whose logits equal one-at-a-time ones.
+
+        Jump-forward is exact only if evaluating tokens together gives bitwise
+        the logits (and KV cache) of evaluating them one by one. llama.cpp's
+        CPU kernels do not promise that: with the AVX2 repacked Q4_K weights,
+        batches of up to 3 rows go through the same matrix-vector kernel as
+        one row, larger ones through a matrix-matrix kernel whose logits
+        differ by ~0.5. So every size 2..k is checked on PROBE_TEXT, stopping
+        at the first that differs. The cache is left as it was (positions
+        past it are used and removed).
+        """
+        session, llama = self.session, self.llama
+        limit = max(1, min(limit, session.n_batch, session.n_ctx - 1))
+        probe = session.tokenize(PROBE_TEXT.encode('utf-8'), False, False) or [0]
+        while len(probe) < limit:
+            probe = probe + probe
+        base = llama.n_tokens
+        if base + limit > session.n_ctx:
+            session.truncate(0)
+            base = 0
+        best = 1
+        try:
+            # A short reference first: most models stop there, cheaply.
+            for stage in (min(4, limit), limit):
+                if stage <= best:
+                    continue
+                session.truncate(base)
+                reference = []
+                for tok in probe[:stage]:
+                    session.run([tok], False)
+                    reference.append(session.logits(-1).copy())
+                for k in range(best + 1, stage + 1):
+                    session.truncate(base)
+                    session.run(probe[:k], True)
+                    if not all(np.array_equal(session.logits(j), reference[j])
+                               for j in range(k)):
+                        return best
+                    best = k
+            return best
+        finally:
+            session.truncate(base)
+            if hasattr(llama, '_requires_eval'):
+                llama._requires_eval = True
 
     def close(self):
         """Free the llama.cpp objects of the decoder."""
@@ -517,7 +590,8 @@ class FastGrammarDecoder:
                     forced, end_state = tracker.forced()
                     if forced:
                         room = min(max_tokens - len(stats.tokens),
-                                   session.n_ctx - llama.n_tokens - 1, session.n_batch - 1)
+                                   session.n_ctx - llama.n_tokens - 1, self.max_batch - 1,
+                                   session.n_batch - 1)
                         draft = self.plan_draft(forced, end_state)[:room]
                 _deadline_check(deadline, 'decode')
                 base = llama.n_tokens

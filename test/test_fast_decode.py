@@ -18,6 +18,12 @@ On two tiny random models: one with a byte vocabulary (every forced
 character is one token, drafts always verify) and one with multi-character
 SentencePiece pieces of the plan language (token boundaries fall inside and
 across forced text, so drafts are rejected and rolled back).
+
+The tiny models are f32: llama.cpp evaluates a batch of tokens with other
+kernels than a single token, and their logits differ by ~1e-7, which
+``measure_exact_batch`` detects (it returns 1: no jump-forward). The tests
+set ``max_batch`` to exercise jump-forward anyway; such differences are far
+below these random models' logit gaps, so outputs still agree token for token.
 """
 
 import os
@@ -32,6 +38,7 @@ from llm_planner.grammar import build_gbnf
 from llm_planner.program import parse_program
 from llm_planner.semantic_map import SemanticMap
 from llm_planner.tiny_model_bpe import write_tiny_bpe_gguf
+import numpy as np
 import pytest
 
 try:
@@ -42,6 +49,7 @@ except ImportError:  # pragma: no cover - until tiny_model lands
 
 ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 MAX_TOKENS = 96
+BATCH = 16  # max_batch of the tests' decoders (see the module docstring)
 
 PROMPTS = [
     'Go to the kitchen and grab a banana',
@@ -132,9 +140,10 @@ def check_output(result, matcher):
 def test_identical_to_plain_greedy(models, grammars, model, strict):
     llama, gbnf = models[model], grammars[strict]
     matcher = GrammarMatcher(gbnf)
-    decoders = [FastGrammarDecoder(llama, gbnf),
-                FastGrammarDecoder(llama, gbnf, trim_tail=False),
-                FastGrammarDecoder(llama, gbnf, max_candidates=1)]
+    decoders = [FastGrammarDecoder(llama, gbnf, max_batch=BATCH),
+                FastGrammarDecoder(llama, gbnf, trim_tail=False, max_batch=BATCH),
+                FastGrammarDecoder(llama, gbnf, max_candidates=1, max_batch=3),
+                FastGrammarDecoder(llama, gbnf)]
     totals = {'forced': 0, 'rollbacks': 0, 'complete': 0, 'checks': 0, 'masks': 0}
     for prompt in PROMPTS:
         plain = plain_greedy_decode(llama, gbnf, prompt, MAX_TOKENS)
@@ -166,7 +175,7 @@ def test_fully_forced_grammar_rolls_back(models):
     """A grammar with one string: plain decoding spells it; fast decoding must agree."""
     gbnf = FORCED_GBNF
     llama = models['bpe']
-    decoder = FastGrammarDecoder(llama, gbnf, trim_tail=False)
+    decoder = FastGrammarDecoder(llama, gbnf, trim_tail=False, max_batch=BATCH)
     rollbacks = forced = 0
     for prompt in PROMPTS[:12]:
         plain = plain_greedy_decode(llama, gbnf, prompt, MAX_TOKENS)
@@ -188,7 +197,7 @@ def test_fully_forced_grammar_rolls_back(models):
 @pytest.mark.parametrize('max_tokens', [0, 1, 2, 3, 5, 8, 13])
 def test_max_tokens(models, grammars, model, max_tokens):
     llama, gbnf = models[model], grammars[True]
-    decoder = FastGrammarDecoder(llama, gbnf, trim_tail=False)
+    decoder = FastGrammarDecoder(llama, gbnf, trim_tail=False, max_batch=BATCH)
     for prompt in PROMPTS[:6]:
         plain = plain_greedy_decode(llama, gbnf, prompt, max_tokens)
         fast = decoder.decode(prompt, max_tokens)
@@ -203,7 +212,8 @@ def test_small_batches(model_paths, grammars):
     llama = llama_cpp.Llama(model_paths['bpe'], n_ctx=512, n_batch=4, n_ubatch=4,
                             n_threads=2, verbose=False)
     gbnf = grammars[True]
-    decoder = FastGrammarDecoder(llama, gbnf)
+    decoder = FastGrammarDecoder(llama, gbnf, max_batch=BATCH)
+    assert decoder.max_batch == BATCH
     forced = 0
     for prompt in PROMPTS[:8]:
         plain = plain_greedy_decode(llama, gbnf, prompt, MAX_TOKENS)
@@ -218,7 +228,7 @@ def test_context_full(model_paths, grammars):
     n_ctx = llama.n_ctx()
     prompt = [1] + [3 + ord('a')] * (n_ctx - 20)
     for gbnf in (grammars[False], FORCED_GBNF):
-        decoder = FastGrammarDecoder(llama, gbnf)
+        decoder = FastGrammarDecoder(llama, gbnf, max_batch=BATCH)
         plain = plain_greedy_decode(llama, gbnf, prompt, MAX_TOKENS)
         fast = decoder.decode(prompt, MAX_TOKENS)
         assert fast.tokens == plain.tokens
@@ -234,7 +244,7 @@ def test_context_full(model_paths, grammars):
 
 def test_prefix_reuse(models, grammars):
     llama, gbnf = models['bpe'], grammars[False]
-    decoder = FastGrammarDecoder(llama, gbnf)
+    decoder = FastGrammarDecoder(llama, gbnf, max_batch=BATCH)
     head = 'Task: go to the kitchen and grab the banana, then come back to me.\n'
     first = decoder.decode(head + 'Plan:\n', MAX_TOKENS)
     again = decoder.decode(head + 'Plan:\n', MAX_TOKENS)
@@ -260,7 +270,7 @@ def test_token_prompt_equals_text_prompt(models, grammars):
 def test_llama_prefix_reuse_still_works_after(models, grammars):
     """Llama's own generation after ours: same result as plain decoding, cache consistent."""
     llama, gbnf = models['bpe'], grammars[True]
-    decoder = FastGrammarDecoder(llama, gbnf, trim_tail=False)
+    decoder = FastGrammarDecoder(llama, gbnf, trim_tail=False, max_batch=BATCH)
     grammar = llama_cpp.LlamaGrammar.from_string(gbnf, verbose=False)
     compared = 0
     for prompt in PROMPTS[:10]:
@@ -280,7 +290,7 @@ def test_llama_prefix_reuse_still_works_after(models, grammars):
 
 def test_deadline(models, grammars, monkeypatch):
     llama, gbnf = models['bytes'], grammars[False]
-    decoder = FastGrammarDecoder(llama, gbnf)
+    decoder = FastGrammarDecoder(llama, gbnf, max_batch=BATCH)
     prompt = PROMPTS[0]
     with pytest.raises(PlannerError) as info:
         decoder.decode(prompt, MAX_TOKENS, deadline=fast_decode.time.monotonic() - 1.0)
@@ -348,3 +358,43 @@ def test_bad_grammar(models):
         FastGrammarDecoder(models['bytes'], 'root ::= (')
     with pytest.raises(ValueError, match='recursive'):
         FastGrammarDecoder(models['bytes'], 'root ::= "x" root?')
+
+
+def test_measure_exact_batch(models, grammars):
+    """The measurement compares bitwise and leaves the cache as it found it."""
+    llama, gbnf = models['bpe'], grammars[False]
+    decoder = FastGrammarDecoder(llama, gbnf, max_batch=BATCH)
+    plain = plain_greedy_decode(llama, gbnf, PROMPTS[0], MAX_TOKENS)
+    n_tokens, cached = llama.n_tokens, list(llama.input_ids[:llama.n_tokens])
+    # f32 batches differ from single tokens by rounding only: not exact.
+    assert decoder.measure_exact_batch() == 1
+    assert llama.n_tokens == n_tokens and list(llama.input_ids[:n_tokens]) == cached
+    assert kv_consistent(llama)
+    again = decoder.decode(PROMPTS[0], MAX_TOKENS)
+    assert again.n_prompt_evaluated == 1 and again.tokens == plain.tokens
+
+    # A model whose batches of up to 3 tokens are exact, larger ones not:
+    # logits depend on the position and the token only, plus noise in big batches.
+    session = decoder.session
+    real_run, real_logits = session.run, session.logits
+    last = {}
+
+    def run(tokens, all_logits):
+        last['start'], last['tokens'] = llama.n_tokens, list(tokens)
+        real_run(tokens, all_logits)
+
+    def logits(i):
+        i = i if i >= 0 else len(last['tokens']) + i
+        out = np.full(session.n_vocab, (last['start'] + i) * 1000.0 + last['tokens'][i])
+        return out + 1e-3 if len(last['tokens']) > 3 else out
+
+    session.run, session.logits = run, logits
+    try:
+        assert decoder.measure_exact_batch() == 3
+        assert decoder.measure_exact_batch(limit=2) == 2
+    finally:
+        session.run, session.logits = real_run, real_logits
+    assert kv_consistent(llama)
+    auto = FastGrammarDecoder(llama, gbnf)
+    assert auto.max_batch == 1 and not auto.jump_forward
+    assert auto.decode(PROMPTS[0], MAX_TOKENS).tokens == plain.tokens
