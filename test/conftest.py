@@ -449,7 +449,7 @@ def pytest_runtest_makereport(item, call):
 # In-process test node.
 
 # Extra wait after a server is first discovered (see wait_for_action_server).
-SETTLE_SECONDS = 0.5
+SETTLE_SECONDS = 0.75
 
 
 class MessageLog:
@@ -535,6 +535,9 @@ class RosTestNode:
         self.executor = MultiThreadedExecutor(num_threads=num_threads, context=self.context)
         self.executor.add_node(self.node)
         self._entities = []
+        # Clients whose server was seen: {client: (is_ready, first seen ready at)}.
+        self._clients = {}
+        self._clients_lock = threading.Lock()
         self._thread = threading.Thread(target=self._spin, name=f'{name}_spin', daemon=True)
         self._thread.start()
 
@@ -572,12 +575,16 @@ class RosTestNode:
         client = ActionClient(
             self.node, action_type, name, callback_group=MutuallyExclusiveCallbackGroup())
         self._entities.append(client)
+        with self._clients_lock:
+            self._clients[client] = [client.server_is_ready, None]
         return client
 
     def service_client(self, srv_type, name):
         """Create a service client on the node (destroyed at close)."""
         client = self.node.create_client(srv_type, name, callback_group=self.callback_group)
         self._entities.append(client)
+        with self._clients_lock:
+            self._clients[client] = [client.service_is_ready, None]
         return client
 
     def subscribe(self, msg_type, topic, qos=10):
@@ -608,22 +615,42 @@ class RosTestNode:
         """
         Return whether the action server of ``client`` is discovered within ``timeout``.
 
-        A server seen for the first time gets ``settle`` more seconds: it may
-        discover this client's endpoints a little after the client discovered
-        its own, and a request sent in between gets no response.
+        Returns only ``settle`` seconds after the server was first seen: the
+        server may discover this client's endpoints a little after the client
+        discovered the server's, and a request sent in between gets no
+        response. (Every client of this node is watched while waiting, so
+        several clients of one new process settle together.)
         """
-        return self._wait_ready(client.server_is_ready, timeout, settle)
+        return self._wait_ready(client, client.server_is_ready, timeout, settle)
 
     def wait_for_service(self, client, timeout=10.0, settle=SETTLE_SECONDS):
         """Return whether the service of ``client`` is discovered (see wait_for_action_server)."""
-        return self._wait_ready(client.service_is_ready, timeout, settle)
+        return self._wait_ready(client, client.service_is_ready, timeout, settle)
 
-    def _wait_ready(self, is_ready, timeout, settle):
-        if is_ready():
-            return True
-        if not self.wait_for(is_ready, timeout):
-            return False
-        time.sleep(settle)
+    def _poll_clients(self):
+        now = time.monotonic()
+        with self._clients_lock:
+            entries = list(self._clients.values())
+        for entry in entries:
+            if not entry[0]():
+                entry[1] = None  # gone (or not yet there): settle again when it is back
+            elif entry[1] is None:
+                entry[1] = now
+
+    def _wait_ready(self, client, is_ready, timeout, settle):
+        with self._clients_lock:
+            entry = self._clients.setdefault(client, [is_ready, None])
+        deadline = time.monotonic() + timeout
+        while True:
+            self._poll_clients()
+            if entry[1] is not None:
+                break
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+        left = entry[1] + settle - time.monotonic()
+        if left > 0:
+            time.sleep(left)
         return True
 
     def wait_for_publisher(self, topic, count=1, timeout=10.0):

@@ -313,7 +313,10 @@ def sim_runtime(module_ros_processes, ros_node):
 
 
 def set_fail(sim, specs):
-    client = sim.ros.service_client(SetParameters, f'{sim.ns}/sim_robot/set_parameters')
+    if not hasattr(sim, 'set_parameters'):
+        sim.set_parameters = sim.ros.service_client(
+            SetParameters, f'{sim.ns}/sim_robot/set_parameters')
+    client = sim.set_parameters
     request = SetParameters.Request()
     request.parameters = [Parameter(name='fail', value=ParameterValue(
         type=ParameterType.PARAMETER_STRING_ARRAY, string_array_value=specs))]
