@@ -384,6 +384,8 @@ def test_execute_task_action(patrol):
     assert states[0] == 'planning' and states[-2:] == ['running', 'succeeded']
     assert feedback[-1].step == 'PATROL()' and feedback[-1].step_count == 1
     assert len(_sim_goals(patrol)) == before + 1 and 'SUCCEEDED' in _sim_goals(patrol)[-1]
+    # ~/status is a topic: its last message may land after the action's result.
+    assert wait_until(lambda: patrol.status[-1]['event'] == 'result', 5.0)
     events = [s['event'] for s in patrol.status[-4:]]
     assert events == ['planned', 'step', 'step', 'result'] and patrol.status[-1]['success']
 
