@@ -32,8 +32,10 @@ Interfaces (names relative to the node, ``/llm_planner/...``):
   ``dry_run`` false it then starts executing it and answers at once (follow
   it on ``~/status``).
 * ``~/execute_task`` (llm_planner_interfaces/action/ExecuteTask): plans and
-  executes, with feedback per step; cancel stops the running step's goal and
-  sends no further step; the result names the failed step and why.
+  executes, with feedback per step (first ``planning`` with step_index -1,
+  then ``running`` and ``succeeded``/``failed``/``canceled`` per step); cancel
+  stops the running step's goal and sends no further step; the result names
+  the failed step (0-based) and why. Goals are rejected while not active.
 * ``~/status`` (std_msgs/String): one JSON object per message, ``event`` one of
   ``planned`` {job, source, task, program, step_count},
   ``step`` {job, step_index, step_count, step, state: running|succeeded|failed|canceled},
@@ -46,7 +48,10 @@ One task runs at a time. A new one (service without dry_run, or action goal)
 while one runs: ``busy_policy`` ``preempt`` cancels the running one (its
 result is PREEMPTED) and starts the new one once the old one has stopped;
 ``reject`` refuses the new one with BUSY. The new task is planned before it
-preempts: a task that fails to plan leaves the running one alone.
+preempts: a task that fails to plan leaves the running one alone. Tasks are
+numbered on arrival and the newest wins: one whose planning ends after a newer
+task has started ends PREEMPTED without running. A dry run never counts as
+busy. Stopping the process (SIGINT, SIGTERM) cancels the running goal first.
 
 Threading: every callback is in one ReentrantCallbackGroup under a
 MultiThreadedExecutor; the service and action callbacks are coroutines. They
@@ -265,7 +270,10 @@ class PlannerNode(LifecycleNode):
     @property
     def state_label(self):
         """Return the lifecycle state: unconfigured, inactive, active, finalized, ..."""
-        return self._state_machine.current_state[1]
+        try:
+            return self._state_machine.current_state[1]
+        except Exception:  # noqa: BLE001 - a private attribute of LifecycleNode
+            return 'active' if self._active else 'unknown'
 
     def on_configure(self, state):
         """Load the planner and build the runners; FAILURE (one log line) on any problem."""
