@@ -154,10 +154,13 @@ def main(argv=None):
     os.environ['ROS_DOMAIN_ID'] = str(random.randint(120, 200))
     workdir = tempfile.mkdtemp(prefix='llm_planner_bench_load_')
     model = args.model
+    overrides = []
     if not model:
         from llm_planner.tiny_model import write_tiny_gguf
         model = os.path.join(workdir, 'tiny.gguf')
         write_tiny_gguf(model)
+        # The tiny model's vocabulary is bytes: the prompt takes ~4x the tokens.
+        overrides = ['-p', 'n_ctx:=8192']
     model = os.path.abspath(model)
     log_path = os.path.join(workdir, 'planner_node.log')
     print(f'model {model}\nnode log {log_path}\nROS_DOMAIN_ID {os.environ["ROS_DOMAIN_ID"]}')
@@ -165,7 +168,7 @@ def main(argv=None):
         node = subprocess.Popen(
             [sys.executable, '-m', 'llm_planner.node', '--ros-args',
              '--params-file', str(ROOT / 'config' / 'planner.yaml'),
-             '-p', f'model_path:={model}'],
+             '-p', f'model_path:={model}'] + overrides,
             stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
     caller = Caller(args.clients)
     lost = 0

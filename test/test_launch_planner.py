@@ -46,17 +46,27 @@ import launch_testing.actions  # noqa: E402
 from llm_planner.tiny_model import write_tiny_gguf  # noqa: E402
 from llm_planner_interfaces.srv import Plan  # noqa: E402
 import rclpy  # noqa: E402
+import yaml  # noqa: E402
 
-MODEL = os.path.join(tempfile.mkdtemp(prefix='llm_planner_launch_test_'), 'tiny.gguf')
+WORKDIR = tempfile.mkdtemp(prefix='llm_planner_launch_test_')
+MODEL = os.path.join(WORKDIR, 'tiny.gguf')
+PARAMS = os.path.join(WORKDIR, 'planner.yaml')
 
 
 @pytest.mark.launch_test
 def generate_test_description():
     write_tiny_gguf(MODEL)
     share = get_package_share_directory('llm_planner')
+    # The package's parameters file, with the one change the tiny model needs:
+    # its vocabulary is bytes, so the prompt takes ~4x the tokens.
+    with open(os.path.join(share, 'config', 'planner.yaml')) as f:
+        params = yaml.safe_load(f)
+    params['llm_planner']['ros__parameters']['n_ctx'] = 8192
+    with open(PARAMS, 'w') as f:
+        yaml.safe_dump(params, f)
     planner = IncludeLaunchDescription(
         PythonLaunchDescriptionSource(os.path.join(share, 'launch', 'planner.launch.py')),
-        launch_arguments={'model_path': MODEL}.items())
+        launch_arguments={'model_path': MODEL, 'params_file': PARAMS}.items())
     return LaunchDescription([planner, launch_testing.actions.ReadyToTest()])
 
 
