@@ -37,15 +37,10 @@ from llm_planner.gbnf_nfa import GrammarMatcher
 from llm_planner.grammar import build_gbnf
 from llm_planner.program import parse_program
 from llm_planner.semantic_map import SemanticMap
+from llm_planner.tiny_model import write_tiny_gguf
 from llm_planner.tiny_model_bpe import write_tiny_bpe_gguf
 import numpy as np
 import pytest
-
-try:
-    from llm_planner.tiny_model import write_tiny_gguf
-except ImportError:  # pragma: no cover - until tiny_model lands
-    def write_tiny_gguf(path, seed=0):
-        return write_tiny_bpe_gguf(path, seed=seed, pieces=())
 
 ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 MAX_TOKENS = 96
