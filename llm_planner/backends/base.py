@@ -40,6 +40,9 @@ class Completion:
     ``finish_reason`` is ``'stop'`` when the model (or the grammar) ended the
     text and ``'length'`` when ``max_tokens`` cut it off. ``tokens_cached`` is
     the number of prompt tokens whose KV cache was reused, when known.
+    ``tokens_sampled`` and ``tokens_forced`` split ``tokens_generated`` into
+    tokens chosen at a decoding step and tokens accepted from a jump-forward
+    batch (the text the grammar forces), when the backend knows.
     """
 
     text: str
@@ -48,6 +51,8 @@ class Completion:
     seconds: float
     finish_reason: str = 'stop'
     tokens_cached: int = 0
+    tokens_sampled: int = 0
+    tokens_forced: int = 0
 
 
 class Backend:

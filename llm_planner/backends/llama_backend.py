@@ -55,13 +55,18 @@ class LlamaBackend(Backend):
     name = 'llama.cpp'
 
     def __init__(self, model_path, n_ctx=2048, n_threads=None, n_gpu_layers=0, seed=0,
-                 verbose=False, n_batch=512):
+                 verbose=False, n_batch=512, flash_attn=True, fast_decode=True):
         """
         Configure the backend; ``load()`` reads the model.
 
         ``n_threads`` None uses every CPU this process may run on;
         ``n_gpu_layers`` -1 offloads all layers (when llama.cpp was built
         with GPU support); ``n_ctx`` 0 takes the model's training context.
+        ``fast_decode`` decodes grammar requests with
+        :class:`llm_planner.fast_decode.FastGrammarDecoder` (check-first
+        sampling, exact jump-forward; the same output as plain greedy
+        constrained decoding); ``flash_attn`` makes small batches evaluate
+        bitwise like single tokens, which exact jump-forward needs.
         """
         self.model_path = os.fspath(model_path) if model_path else model_path
         self.n_ctx = n_ctx
@@ -70,6 +75,9 @@ class LlamaBackend(Backend):
         self.seed = seed
         self.verbose = verbose
         self.n_batch = n_batch
+        self.flash_attn = flash_attn
+        self.fast_decode = fast_decode
+        self._decoders = {}  # grammar text -> FastGrammarDecoder
         self.load_seconds = None
         self._lock = threading.Lock()
         self._llm = None
@@ -102,6 +110,7 @@ class LlamaBackend(Backend):
                     n_gpu_layers=self.n_gpu_layers,
                     seed=self.seed,
                     verbose=self.verbose,
+                    flash_attn=self.flash_attn,
                 )
             except (ValueError, RuntimeError, OSError) as e:
                 raise PlannerError(
@@ -114,6 +123,7 @@ class LlamaBackend(Backend):
             self._llm = llm
             self._chat_formatter = self._make_chat_formatter(llm)
             self._prefix_tokens = 0
+            self._decoders = {}
 
     def close(self):
         """Free the model and its context."""
@@ -121,6 +131,9 @@ class LlamaBackend(Backend):
             llm, self._llm = self._llm, None
             self._chat_formatter = None
             self._full_vocab = None
+            for decoder in (self._decoders or {}).values():
+                decoder.close()
+            self._decoders = {}
             if llm is not None:
                 llm.close()
 
@@ -219,6 +232,8 @@ class LlamaBackend(Backend):
                                f'prompt of {len(tokens)} tokens does not fit the context of '
                                f'{n_ctx} tokens')
         max_tokens = max(1, min(int(max_tokens), n_ctx - len(tokens)))
+        if grammar and self.fast_decode:
+            return self._fast_complete(tokens, grammar, max_tokens, deadline, start)
         sampler = self._grammar_sampler(grammar)
         try:
             cached = self._eval_prompt(tokens, deadline)
@@ -234,6 +249,45 @@ class LlamaBackend(Backend):
             seconds=time.monotonic() - start,
             finish_reason=finish,
             tokens_cached=cached,
+        )
+
+    def decoder(self, grammar):
+        """
+        Return the FastGrammarDecoder for ``grammar``, made on first use.
+
+        Making one checks the grammar with llama.cpp and measures the largest
+        exact jump-forward batch (a fraction of a second, once per grammar);
+        ``warm()`` callers may call this at load time to keep it off the
+        first request.
+        """
+        decoder = self._decoders.get(grammar)
+        if decoder is None:
+            from llm_planner.fast_decode import FastGrammarDecoder
+            self._llama_cpp.llama_sampler_free(self._grammar_sampler(grammar))  # validates
+            decoder = FastGrammarDecoder(self._require_loaded(), grammar)
+            self._decoders[grammar] = decoder
+        return decoder
+
+    def prepare(self, grammar):
+        """Make the decoder for ``grammar`` now rather than on the first request."""
+        with self._lock:
+            self._require_loaded()
+            if grammar and self.fast_decode:
+                self.decoder(grammar)
+
+    def _fast_complete(self, tokens, grammar, max_tokens, deadline, start):
+        """Decode with check-first greedy sampling and exact jump-forward (fast_decode)."""
+        result = self.decoder(grammar).decode(tokens, max_tokens, deadline)
+        return Completion(
+            text=result.text,
+            tokens_generated=len(result.tokens),
+            tokens_prompt=len(tokens),
+            seconds=time.monotonic() - start,
+            finish_reason='length' if result.stop_reason in ('length', 'context_full')
+            else 'stop',
+            tokens_cached=len(tokens) - result.n_prompt_evaluated,
+            tokens_sampled=result.n_sampled,
+            tokens_forced=result.n_forced,
         )
 
     def _decode(self, sampler, max_tokens, deadline):
