@@ -1,0 +1,269 @@
+# Copyright 2026 llm_planner developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Planning speed: this planner against a seed-style baseline, on the demo model.
+
+Prints figures, not pass/fail:
+
+* node-free planner: time-to-ready (model load + prompt prefix evaluated),
+  per-task latency, tokens sampled and forced (jump-forward), median;
+* identity: for every task, the fast decoder's output against plain greedy
+  grammar-constrained decoding (full vocabulary masked at every step);
+* seed-style baseline as in the exploration: JSON output, no grammar, the
+  whole prompt evaluated per request; per-task latency, validity; the ratio;
+* ROS: planner_node time-to-ready (process start to first answer) and the
+  service overhead (round trip of ~/plan minus its planning_time).
+
+    make bench          # or: python benchmarks/bench_planning.py [--model M] [--threads N]
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import random
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+DEFAULT_MODEL = ROOT / 'models' / 'qwen2.5-coder-1.5b-instruct-q4_k_m.gguf'
+
+TASKS = [
+    'Go to the kitchen and grab a banana',
+    'Bring me the book from the office',
+    'go to the bedroom',
+    'Find the keys',
+    'Go to the bathroom, take the towel and come back here',
+    'Fetch the cup from the living room',
+    'Va dans la cuisine et prends une pomme',
+    'Drive to the entrance',
+    'Pick up the phone in the bedroom and bring it to the kitchen',
+    'Go to the garage',
+    'Cook me some pasta',
+    'Look for an apple in the kitchen',
+]
+
+SEED_SYSTEM = '\n'.join([
+    'I will send a task and you will reply using only the known functions, '
+    'as a JSON list of calls.',
+    'In case of any missing function then you respond with just "ERROR".',
+    'You know the following functions:',
+    '- `GET_CURRENT_LOCATION(): LOCATION` Get the current location',
+    '- `GO(to: LOCATION)` Move to some coordinates',
+    '- `GET_LOCATION(location_name: STRING): LOCATION` Return the location associated '
+    'with a location name',
+    '- `SEARCH(object_name: STRING): LOCATION` Search for an object',
+    '- `GRAB(where: LOCATION)` Grab an element at some coordinates',
+    'Known locations: kitchen, living_room, bedroom, bathroom, office, entrance.',
+])
+SEED_EXAMPLE_TASK = 'Go to the kitchen and grab a banana'
+SEED_EXAMPLE_ANSWER = json.dumps([
+    {'function': 'GET_LOCATION', 'args': [{'location_name': 'kitchen'}],
+     'store_result': '$kitchen_location'},
+    {'function': 'GO', 'args': [{'to': '$kitchen_location'}]},
+    {'function': 'SEARCH', 'args': [{'object_name': 'banana'}],
+     'store_result': '$banana_location'},
+    {'function': 'GRAB', 'args': [{'where': '$banana_location'}]},
+], indent=4)
+
+
+def median(values):
+    """Return the median, or nan for no value."""
+    return statistics.median(values) if values else float('nan')
+
+
+def chatml(system, turns):
+    """Render a ChatML prompt ending with the assistant opener."""
+    out = f'<|im_start|>system\n{system}<|im_end|>\n'
+    for role, text in turns:
+        out += f'<|im_start|>{role}\n{text}<|im_end|>\n'
+    return out + '<|im_start|>assistant\n'
+
+
+def seed_valid(text, catalog, semantic_map):
+    """Return (True, '') when the seed-style JSON answer is a valid plan, else (False, why)."""
+    from llm_planner.errors import PlannerError
+    from llm_planner.program import steps_from_json
+    from llm_planner.validator import validate
+    if text.strip() == 'ERROR':
+        return True, 'ERROR'
+    match = re.search(r'\[.*\]', text, re.S)
+    if not match:
+        return False, 'no JSON list'
+    try:
+        validate(steps_from_json(match.group(0)), catalog, semantic_map)
+    except PlannerError as e:
+        return False, e.code
+    return True, ''
+
+
+def bench_planner(args):
+    """Planner in this process: time-to-ready, per-task figures, identity check."""
+    import dataclasses
+
+    from llm_planner.config import PlannerConfig
+    from llm_planner.errors import PlannerError
+    from llm_planner.fast_decode import plain_greedy_decode
+    from llm_planner.planner import Planner
+
+    config = PlannerConfig.from_yaml(str(ROOT / 'config' / 'planner.yaml'))
+    config = dataclasses.replace(config, model_path=args.model, n_threads=args.threads)
+    planner = Planner(config)
+    ready = planner.load()
+    backend = planner.backend
+    print(f'\n== this planner ({os.path.basename(args.model)}, {args.threads} threads)')
+    print(f'time to ready (load + prefix of {backend.info().get("prefix_tokens")} tokens): '
+          f'{ready:.2f} s')
+    try:
+        planner.plan(TASKS[0])  # first request after load, not counted
+    except PlannerError:
+        pass
+    rows, latencies = [], []
+    print(f'{"task":58} {"s":>6} {"gen":>4} {"smp":>4} {"frc":>4}  result')
+    for task in TASKS:
+        start = time.monotonic()
+        try:
+            result = planner.plan(task)
+            outcome = result.program.replace('\n', ' | ')
+            gen = result.tokens_generated
+            details = result.details
+        except PlannerError as e:
+            outcome, gen, details = e.code, 0, {}
+        elapsed = time.monotonic() - start
+        latencies.append(elapsed)
+        sampled, forced = details.get('tokens_sampled', 0), details.get('tokens_forced', 0)
+        rows.append((task, elapsed, gen, sampled, forced))
+        print(f'{task[:58]:58} {elapsed:6.2f} {gen:4d} {sampled:4d} {forced:4d}  '
+              f'{outcome[:90]}')
+    total_s = sum(r[3] for r in rows)
+    total_f = sum(r[4] for r in rows)
+    print(f'median {median(latencies):.2f} s, mean {statistics.mean(latencies):.2f} s; '
+          f'tokens sampled {total_s}, forced {total_f}')
+
+    print('\n== identity: fast decoder vs plain greedy constrained decoding (same prompt)')
+    same = 0
+    llm = backend._llm
+    for task in TASKS:
+        prompt = planner.prompt_builder.build(task, backend)
+        fast = backend.complete(prompt, planner.grammar, config.max_tokens)
+        ref = plain_greedy_decode(llm, planner.grammar, backend._tokenize(prompt),
+                                  config.max_tokens)
+        ok = fast.text == ref.text
+        same += ok
+        if not ok:
+            print(f'DIFFERENT for {task!r}:\n  fast {fast.text!r}\n  ref  {ref.text!r}')
+    print(f'identical outputs: {same}/{len(TASKS)}')
+    planner.close()
+    return median(latencies), planner
+
+
+def bench_seed(args, catalog, semantic_map):
+    """Seed-style: JSON, no grammar, whole prompt evaluated per request."""
+    import llama_cpp
+    llm = llama_cpp.Llama(model_path=args.model, n_ctx=4096, n_threads=args.threads,
+                          n_threads_batch=args.threads, verbose=False)
+    print('\n== seed-style baseline (JSON, no grammar, prompt evaluated per request)')
+    latencies, valid = [], 0
+    for task in TASKS:
+        prompt = chatml(SEED_SYSTEM, [('user', SEED_EXAMPLE_TASK),
+                                      ('assistant', SEED_EXAMPLE_ANSWER), ('user', task)])
+        llm.reset()  # the seed evaluated the whole prompt for every request
+        start = time.monotonic()
+        out = llm.create_completion(prompt, max_tokens=384, temperature=0.0,
+                                    stop=['<|im_end|>'])
+        elapsed = time.monotonic() - start
+        latencies.append(elapsed)
+        text = out['choices'][0]['text']
+        ok, why = seed_valid(text, catalog, semantic_map)
+        valid += ok
+        print(f'{task[:58]:58} {elapsed:6.2f} s  {out["usage"]["completion_tokens"]:4d} tokens  '
+              f'{"valid" if ok else "INVALID " + why}')
+    print(f'median {median(latencies):.2f} s; valid plans {valid}/{len(TASKS)}')
+    llm.close()
+    return median(latencies)
+
+
+def bench_node(args):
+    """planner_node in its own process: time-to-ready and service overhead."""
+    from bench_load import Caller
+    os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    os.environ['ROS_DOMAIN_ID'] = str(random.randint(120, 200))
+    log_path = os.path.join(tempfile.mkdtemp(prefix='llm_planner_bench_'), 'node.log')
+    print(f'\n== ROS service (planner_node in its own process; log {log_path})')
+    start = time.monotonic()
+    with open(log_path, 'w') as log:
+        node = subprocess.Popen(
+            [sys.executable, '-m', 'llm_planner.node', '--ros-args',
+             '--params-file', str(ROOT / 'config' / 'planner.yaml'),
+             '-p', f'model_path:={args.model}', '-p', f'n_threads:={args.threads}'],
+            stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
+    caller = Caller(1)
+    try:
+        if not caller.wait_ready(timeout=300.0):
+            print('node did not become ready')
+            return
+        print(f'node time to ready (process start to first answer): '
+              f'{time.monotonic() - start:.2f} s')
+        caller.call(0, TASKS[0], timeout=120.0)  # first request, not counted
+        overheads, trips = [], []
+        for task in TASKS:
+            t0 = time.monotonic()
+            response = caller.call(0, task, timeout=120.0)
+            trip = time.monotonic() - t0
+            if response is None:
+                print(f'lost: {task!r}')
+                continue
+            trips.append(trip)
+            overheads.append(trip - response.planning_time)
+        print(f'service round trip median {median(trips):.3f} s; overhead (round trip - '
+              f'planning_time) median {1000 * median(overheads):.1f} ms, '
+              f'max {1000 * max(overheads):.1f} ms')
+    finally:
+        caller.close()
+        node.send_signal(signal.SIGINT)
+        try:
+            node.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            node.kill()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--model', default=str(DEFAULT_MODEL))
+    parser.add_argument('--threads', type=int, default=os.cpu_count() or 2)
+    parser.add_argument('--skip-seed', action='store_true')
+    parser.add_argument('--skip-node', action='store_true')
+    args = parser.parse_args(argv)
+    args.model = os.path.abspath(args.model)
+    if not os.path.isfile(args.model):
+        print(f'no model at {args.model}: run `make model`')
+        return 1
+    ours, planner = bench_planner(args)
+    if not args.skip_seed:
+        seed = bench_seed(args, planner.catalog, planner.semantic_map)
+        print(f'\nspeed-up (seed-style median / this planner median): {seed / ours:.1f}x')
+    if not args.skip_node:
+        bench_node(args)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
