@@ -614,6 +614,10 @@ def main(args=None):
         # A bad world file or parameter (e.g. speed:=5 instead of 5.0): say why, exit 2.
         print(f'sim_robot: {error}', file=sys.stderr)
         status = 2
+    except Exception:
+        if rclpy.ok():
+            raise
+        # SIGTERM shut the context down under the executor: a normal exit.
     finally:
         if node is not None:
             node.stop()
