@@ -1,0 +1,276 @@
+# Copyright 2026 llm_planner developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""
+The planner's settings: the planning keys of ``config/planner.yaml``.
+
+The same file is the node's ROS parameters file and the CLI's ``--config``.
+:data:`FIELDS` lists every key with its type, default and description in one
+place, so that the node can declare its parameters from it::
+
+    for f in FIELDS:
+        node.declare_parameter(f.name, f.default, descriptor(f.description))
+    config = PlannerConfig.from_dict(
+        {f.name: node.get_parameter(f.name).value for f in FIELDS}, config_dir)
+
+Relative ``*_file`` paths resolve against a config directory (the YAML file's
+own directory, else the package's installed ``config`` directory, else
+``config/`` next to the package source); a relative ``model_path`` resolves
+against the current working directory.
+"""
+
+from dataclasses import asdict, dataclass, field, replace
+import os
+
+import yaml
+
+BACKENDS = ('llama', 'http')
+MIN_N_CTX = 256
+
+
+@dataclass(frozen=True)
+class Field:
+    """One planning setting: name, Python type, default value, description."""
+
+    name: str
+    type: type  # noqa: A003 (mirrors the ROS parameter type)
+    default: object
+    description: str
+
+
+# The single list of planning settings; defaults equal config/planner.yaml.
+FIELDS = (
+    Field('backend', str, 'llama',
+          'Inference backend: "llama" (in-process llama-cpp-python) or "http" '
+          '(an OpenAI-compatible server)'),
+    Field('model_path', str, 'models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf',
+          'GGUF model file (backend llama); relative to the working directory'),
+    Field('n_ctx', int, 4096, 'Context window, tokens'),
+    Field('n_threads', int, 0, 'CPU threads for inference; 0 = all cores'),
+    Field('n_gpu_layers', int, 0, 'Layers offloaded to the GPU: 0 on a CPU, -1 = all'),
+    Field('http_url', str, 'http://127.0.0.1:8080', 'Backend http: server base URL'),
+    Field('http_model', str, '', 'Backend http: model name ("" = server default)'),
+    Field('http_connect_timeout', float, 2.0, 'Backend http: connect timeout, seconds'),
+    Field('http_read_timeout', float, 30.0, 'Backend http: read timeout, seconds'),
+    Field('skills_file', str, 'skills.yaml',
+          'Skill catalog; relative to the config directory'),
+    Field('locations_file', str, 'locations.yaml',
+          'Semantic map; relative to the config directory'),
+    Field('examples_file', str, 'examples.yaml',
+          'Few-shot example bank; relative to the config directory'),
+    Field('num_examples', int, 6,
+          'Few-shot examples put in the prompt, the ones most similar to the task'),
+    Field('max_steps', int, 16, 'Longest plan accepted, in steps'),
+    Field('max_task_chars', int, 500, 'Longest task accepted, in characters'),
+    Field('max_tokens', int, 256, 'Most tokens the model may generate for one plan'),
+    Field('planning_timeout', float, 20.0, 'Deadline for planning one task, seconds'),
+    Field('strict_places', bool, False,
+          'true: place names limited to the map by the grammar; false: any name is '
+          'admitted and an unknown one is refused with UNKNOWN_LOCATION'),
+)
+FIELD_NAMES = tuple(f.name for f in FIELDS)
+_FIELDS_BY_NAME = {f.name: f for f in FIELDS}
+_PATH_KEYS = ('skills_file', 'locations_file', 'examples_file')
+
+
+def source_config_dir():
+    """Return ``config/`` next to the package source (a source checkout)."""
+    here = os.path.dirname(os.path.realpath(__file__))
+    return os.path.join(os.path.dirname(here), 'config')
+
+
+def default_config_dir():
+    """
+    Return the package's config directory.
+
+    The installed share directory (``ament_index``) when it holds the config
+    files, else ``config/`` next to the package source.
+    """
+    try:
+        from ament_index_python.packages import get_package_share_directory
+        share = os.path.join(get_package_share_directory('llm_planner'), 'config')
+        if os.path.isfile(os.path.join(share, 'skills.yaml')):
+            return share
+    except Exception:  # noqa: B902 (not installed, no ament index: use the source tree)
+        pass
+    return source_config_dir()
+
+
+def _coerce(f, value):
+    """Return ``value`` converted to the type of field ``f``, or raise ValueError."""
+    if f.type is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ('true', 'false'):
+            return value.strip().lower() == 'true'
+        raise ValueError(f'{f.name} must be true or false, got {value!r}')
+    if f.type is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f'{f.name} must be an integer, got {value!r}')
+        return value
+    if f.type is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f'{f.name} must be a number, got {value!r}')
+        return float(value)
+    if value is None:
+        return ''
+    if not isinstance(value, str):
+        raise ValueError(f'{f.name} must be a string, got {value!r}')
+    return value
+
+
+@dataclass(frozen=True)
+class PlannerConfig:
+    """The planner's settings (see :data:`FIELDS` for each key's meaning)."""
+
+    backend: str = 'llama'
+    model_path: str = 'models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf'
+    n_ctx: int = 4096
+    n_threads: int = 0
+    n_gpu_layers: int = 0
+    http_url: str = 'http://127.0.0.1:8080'
+    http_model: str = ''
+    http_connect_timeout: float = 2.0
+    http_read_timeout: float = 30.0
+    skills_file: str = 'skills.yaml'
+    locations_file: str = 'locations.yaml'
+    examples_file: str = 'examples.yaml'
+    num_examples: int = 6
+    max_steps: int = 16
+    max_task_chars: int = 500
+    max_tokens: int = 256
+    planning_timeout: float = 20.0
+    strict_places: bool = False
+    # Directory relative *_file paths resolve against ('' = default_config_dir()).
+    config_dir: str = field(default='', compare=False)
+
+    @classmethod
+    def from_dict(cls, data, config_dir=None):
+        """
+        Build a config from a mapping of settings (unknown keys are ignored).
+
+        Values are checked and converted to the field types (an int where a
+        float is expected is fine); raise ValueError on a wrong type or value.
+        """
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise ValueError(f'expected a mapping of settings, got {type(data).__name__}')
+        values = {}
+        for name, value in data.items():
+            f = _FIELDS_BY_NAME.get(name)
+            if f is not None:
+                values[name] = _coerce(f, value)
+        config = cls(config_dir=os.path.abspath(config_dir) if config_dir else '', **values)
+        config.validate()
+        return config
+
+    @classmethod
+    def from_yaml(cls, path):
+        """
+        Read the ``ros__parameters`` of the first node entry of a ROS parameters file.
+
+        Relative ``*_file`` paths then resolve against the file's directory.
+        Raise ValueError when the file cannot be read or is not such a file.
+        """
+        try:
+            with open(path, encoding='utf-8') as f:
+                doc = yaml.safe_load(f)
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+            raise ValueError(f'cannot read planner config {path}: {e}') from e
+        params = None
+        if isinstance(doc, dict):
+            for entry in doc.values():
+                if isinstance(entry, dict) and 'ros__parameters' in entry:
+                    params = entry['ros__parameters']
+                    break
+        if not isinstance(params, dict):
+            raise ValueError(
+                f'{path}: expected a ROS parameters file: node_name: {{ros__parameters: {{...}}}}')
+        try:
+            return cls.from_dict(params, os.path.dirname(os.path.abspath(path)))
+        except ValueError as e:
+            raise ValueError(f'{path}: {e}') from e
+
+    def validate(self):
+        """Raise ValueError with a clear message when a setting is out of range."""
+        for f in FIELDS:
+            _coerce(f, getattr(self, f.name))
+        if self.backend not in BACKENDS:
+            raise ValueError(f'backend must be one of {", ".join(BACKENDS)}, '
+                             f'got {self.backend!r}')
+        if self.backend == 'llama' and not self.model_path.strip():
+            raise ValueError('model_path is empty (backend llama needs a GGUF file)')
+        if self.backend == 'http' and not self.http_url.strip():
+            raise ValueError('http_url is empty (backend http needs a server URL)')
+        if self.n_ctx < MIN_N_CTX:
+            raise ValueError(f'n_ctx must be at least {MIN_N_CTX}, got {self.n_ctx}')
+        if self.n_threads < 0:
+            raise ValueError(f'n_threads must be >= 0 (0 = all cores), got {self.n_threads}')
+        if self.n_gpu_layers < -1:
+            raise ValueError(f'n_gpu_layers must be >= -1 (-1 = all), got {self.n_gpu_layers}')
+        for name in ('http_connect_timeout', 'http_read_timeout', 'planning_timeout'):
+            if not getattr(self, name) > 0:
+                raise ValueError(f'{name} must be a positive number of seconds, '
+                                 f'got {getattr(self, name)}')
+        if self.num_examples < 0:
+            raise ValueError(f'num_examples must be >= 0, got {self.num_examples}')
+        for name in ('max_steps', 'max_task_chars', 'max_tokens'):
+            if getattr(self, name) < 1:
+                raise ValueError(f'{name} must be at least 1, got {getattr(self, name)}')
+        for name in _PATH_KEYS:
+            if not getattr(self, name).strip():
+                raise ValueError(f'{name} is empty')
+        return self
+
+    def replace(self, **changes):
+        """Return a copy with some settings changed (checked)."""
+        return replace(self, **changes).validate()
+
+    def to_dict(self):
+        """Return the settings as a plain mapping (the keys of :data:`FIELDS`)."""
+        data = asdict(self)
+        return {name: data[name] for name in FIELD_NAMES}
+
+    @property
+    def resolved_config_dir(self):
+        """Return the directory relative ``*_file`` paths resolve against."""
+        return self.config_dir or default_config_dir()
+
+    def _config_path(self, value):
+        path = os.path.expanduser(value)
+        return path if os.path.isabs(path) else os.path.join(self.resolved_config_dir, path)
+
+    @property
+    def skills_path(self):
+        """Absolute path of the skill catalog."""
+        return self._config_path(self.skills_file)
+
+    @property
+    def locations_path(self):
+        """Absolute path of the semantic map."""
+        return self._config_path(self.locations_file)
+
+    @property
+    def examples_path(self):
+        """Absolute path of the few-shot example bank."""
+        return self._config_path(self.examples_file)
+
+    @property
+    def model_file(self):
+        """Absolute path of the GGUF model (relative to the working directory)."""
+        return os.path.abspath(os.path.expanduser(self.model_path))
+
+
+__all__ = ['PlannerConfig', 'FIELDS', 'FIELD_NAMES', 'Field', 'BACKENDS',
+           'default_config_dir', 'source_config_dir']
