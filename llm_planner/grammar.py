@@ -79,7 +79,8 @@ def build_gbnf(catalog, semantic_map=None, max_steps=16, strict_places=False):
         f'location-value ::= {value_rules[LOCATION] or "var"}',
         f'string-value ::= {value_rules[STRING]}',
         f'var ::= "$" [a-z] [a-z0-9_]{{0,{MAX_VAR - 1}}}',
-        f'string ::= "\\"" char{{1,{MAX_LITERAL}}} "\\""',
+        # The first character is not a space: the validator refuses a blank literal.
+        f'string ::= "\\"" [^ "\\\\$\\x00-\\x1f\\x7f] char{{0,{MAX_LITERAL - 1}}} "\\""',
         'char ::= [^"\\\\$\\x00-\\x1f\\x7f]',
     ]
     if semantic_map is not None:
