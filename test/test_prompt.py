@@ -18,7 +18,7 @@ import os
 from llm_planner.errors import PlannerError
 from llm_planner.program import parse_program
 from llm_planner.prompt import (
-    AnswerFormat, chatml, Example, examples_from_list, ExampleError, features, load_examples,
+    AnswerFormat, chatml, Example, ExampleError, examples_from_list, features, load_examples,
     place_pattern, PromptBuilder)
 from llm_planner.validator import validate
 import pytest
@@ -37,8 +37,8 @@ class TemplateBackend:
 
 # --- the example bank -------------------------------------------------------------
 
-def test_every_example_is_a_sound_plan_or_an_intended_refusal(examples, catalog,
-                                                               semantic_map):
+def test_every_example_is_a_sound_plan_or_an_intended_refusal(
+        examples, catalog, semantic_map):
     assert len(examples) >= 30
     for e in examples:
         try:

@@ -1,0 +1,422 @@
+# Copyright 2026 llm_planner developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""
+The planner: a task in, a checked program over the robot's skills out.
+
+``Planner.plan(task)`` checks the task, builds the prompt
+(:mod:`llm_planner.prompt`), decodes greedily under the GBNF grammar generated
+from the catalog and the map (:mod:`llm_planner.grammar`), parses the text
+(:mod:`llm_planner.program`) and validates it (:mod:`llm_planner.validator`).
+The model's text is only ever parsed, never executed.
+
+The grammar makes every output a well-formed program of catalog calls, but a
+context-free grammar cannot check that a ``$variable`` is assigned before it
+is used. When the model uses one that is not (or one of the wrong type), the
+planner keeps the valid lines before it and decodes that one line again under
+a grammar that admits only the variables assigned so far, and goes on line by
+line that way. Plans the model gets right take one request; a plan that comes
+out of the planner has always passed the validator.
+"""
+
+from dataclasses import dataclass, field
+import os
+import re
+import threading
+import time
+import unicodedata
+
+from llm_planner.catalog import CatalogError, LOCATION, SkillCatalog, STRING, VALUES_LOCATIONS
+from llm_planner.config import PlannerConfig
+from llm_planner.errors import ErrorCode, PlannerError
+from llm_planner.grammar import build_gbnf, gbnf_literal, MAX_LITERAL, MAX_VAR, rule_name
+from llm_planner.program import format_program, parse_line, parse_program, REFUSAL
+from llm_planner.prompt import AnswerFormat, ExampleError, load_examples, PromptBuilder
+from llm_planner.semantic_map import MapError, SemanticMap
+from llm_planner.validator import validate
+
+# Whitespace folded to a plain space in a task; any other control character
+# (C0, C1, DEL), a lone surrogate or a bidirectional override refuses it.
+_FOLDED_SPACES = frozenset('\t\n\r\v\f\u0085\u2028\u2029')
+_BIDI_CONTROLS = frozenset('\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e'
+                           '\u2066\u2067\u2068\u2069')
+
+# Tasks that try to override the planner's instructions, or smuggle chat-template
+# markup (special tokens) into the prompt, are refused before the model sees them.
+_INJECTION_RES = tuple(re.compile(p) for p in (
+    r'\b(ignore|disregard|forget|override|bypass|overrule|drop)\b[^.!?]{0,60}?'
+    r'\b(instruction|rule|prompt|guideline|directive|programming|constraint|restriction)s?\b',
+    r'\b(ignore[sz]?|oublie[sz]?|ne tiens pas compte)\b[^.!?]{0,60}?'
+    r'\b(instructions?|regles?|consignes?|directives?)\b',
+    r'\b(system prompt|developer mode|jailbreak|dan mode|god mode)\b',
+    r'\bnew (instructions?|rules?|system)\b', r'\bnouvelles? (instructions?|regles?|consignes?)\b',
+    r'\byou are (now|no longer)\b', r'\btu es (maintenant|desormais)\b',
+    r'^\s*(system|assistant|developer)\s*:',
+    r'<\|[^|<>]{1,40}\|>', r'\[/?inst\]', r'<</?sys>>', r'</?s>',
+))
+
+
+def looks_like_injection(task):
+    """Return True when a task tries to change the planner's rules or inject markup."""
+    folded = unicodedata.normalize('NFKD', task.lower())
+    folded = ''.join(c for c in folded if not unicodedata.combining(c))
+    return any(r.search(folded) for r in _INJECTION_RES)
+
+
+@dataclass
+class PlanResult:
+    """A checked plan and how it was made."""
+
+    steps: list
+    program: str
+    planning_time: float
+    tokens_generated: int
+    raw_output: str
+    details: dict = field(default_factory=dict, repr=False)
+
+
+def check_task(task, max_chars):
+    """
+    Return the task with its whitespace folded, or raise PlannerError(INVALID_TASK).
+
+    Tabs and line breaks become spaces and runs of spaces one space; other
+    control characters refuse the task, as do empty and over-long tasks.
+    """
+    if not isinstance(task, str):
+        raise PlannerError(ErrorCode.INVALID_TASK,
+                           f'the task must be text, got {type(task).__name__}')
+    if len(task) > 4 * max_chars + 1024:  # do not even scan a huge input
+        raise PlannerError(ErrorCode.INVALID_TASK,
+                           f'the task is {len(task)} characters long; the limit is {max_chars}')
+    chars = []
+    for i, c in enumerate(task):
+        if c in _FOLDED_SPACES:
+            chars.append(' ')
+            continue
+        category = unicodedata.category(c)
+        if category in ('Cc', 'Cs') or c in _BIDI_CONTROLS:
+            raise PlannerError(ErrorCode.INVALID_TASK,
+                               f'the task holds a control character (U+{ord(c):04X} at '
+                               f'position {i})')
+        chars.append(c)
+    text = ' '.join(''.join(chars).split(' '))
+    text = re.sub(r' {2,}', ' ', text).strip()
+    if not text:
+        raise PlannerError(ErrorCode.INVALID_TASK, 'the task is empty')
+    if len(text) > max_chars:
+        raise PlannerError(ErrorCode.INVALID_TASK,
+                           f'the task is {len(text)} characters long; the limit is {max_chars}')
+    return text
+
+
+def screen_task(task, max_chars):
+    """
+    Return the folded task, or raise PlannerError before any model is involved.
+
+    INVALID_TASK for bad input (see :func:`check_task`); UNSUPPORTED_TASK for a
+    task that tries to change the planner's instructions.
+    """
+    text = check_task(task, max_chars)
+    if looks_like_injection(text):
+        raise PlannerError(ErrorCode.UNSUPPORTED_TASK,
+                           "the task tries to change the planner's instructions; refused")
+    return text
+
+
+def line_gbnf(catalog, semantic_map, var_types, allow_refusal=False, strict_places=False):
+    """
+    Return a GBNF grammar for ONE program line, then an optional newline.
+
+    ``$variable`` arguments may only name the variables in ``var_types``
+    ({'$name': type}) of the argument's type; a call whose LOCATION argument
+    has no such variable is left out. A newline after the line means the
+    model goes on with another line; none means the program ends. Return
+    None when no line is possible.
+    """
+    by_type = {t: sorted(v for v, vt in var_types.items() if vt == t) for t in (LOCATION, STRING)}
+    rules, usable = [], []
+    for skill in catalog:
+        parts = []
+        for i, arg in enumerate(skill.args):
+            sep = ', ' if i else ''
+            if arg.values == VALUES_LOCATIONS and semantic_map is not None:
+                value = 'place-value'
+            elif arg.type == LOCATION:
+                if not by_type[LOCATION]:
+                    break
+                value = 'location-var'
+            else:
+                value = 'string-value'
+            parts.append(f'{gbnf_literal(sep + arg.name + ":")} {value}')
+        else:
+            body = ' '.join([gbnf_literal(skill.name + '(')] + parts + ['")"'])
+            rules.append(f'{rule_name(skill.name)} ::= {body}')
+            usable.append(skill)
+    if not usable:
+        return None
+    returning = [s for s in usable if s.returns]
+    head = [f'root ::= {gbnf_literal(REFUSAL) + " | " if allow_refusal else ""}line "\\n"?']
+    alternatives = ['call']
+    if returning:
+        alternatives.insert(0, 'assign')
+        head.append('assign ::= var " = " (' + ' | '.join(rule_name(s.name) for s in returning)
+                    + ')')
+    head.append('line ::= ' + ' | '.join(alternatives))
+    head.append('call ::= ' + ' | '.join(rule_name(s.name) for s in usable))
+    tail = [
+        f'var ::= "$" [a-z] [a-z0-9_]{{0,{MAX_VAR - 1}}}',
+        f'string ::= "\\"" [^ "\\\\$\\x00-\\x1f\\x7f] char{{0,{MAX_LITERAL - 1}}} "\\""',
+        'char ::= [^"\\\\$\\x00-\\x1f\\x7f]',
+        'string-value ::= string' + (' | string-var' if by_type[STRING] else ''),
+    ]
+    for vtype, rule in ((LOCATION, 'location-var'), (STRING, 'string-var')):
+        if by_type[vtype]:
+            tail.append(f'{rule} ::= ' + ' | '.join(gbnf_literal(v) for v in by_type[vtype]))
+    if semantic_map is not None:
+        names = []
+        for place in semantic_map.places:
+            for name in (place.name,) + tuple(place.aliases):
+                if name not in names:
+                    names.append(name)
+        known = '"\\"" (' + ' | '.join(gbnf_literal(n) for n in names) + ') "\\""'
+        tail.append('place-value ::= ' + (known if strict_places else known + ' | string'))
+    return '\n'.join(head + rules + tail) + '\n'
+
+
+def _first_invalid(steps, catalog, semantic_map, max_steps):
+    """
+    Return (index, error) of the first step the validator refuses, or (None, None).
+
+    UNKNOWN_LOCATION is returned like any other refusal; the caller decides.
+    """
+    for n in range(1, len(steps) + 1):
+        try:
+            validate(steps[:n], catalog, semantic_map, max_steps=max_steps)
+        except PlannerError as e:
+            return n - 1, e
+    return None, None
+
+
+class Planner:
+    """Plan robot tasks with a local LLM; thread-safe."""
+
+    def __init__(self, config=None, backend=None):
+        self.config = (config or PlannerConfig()).validate()
+        self._backend = backend
+        self._own_backend = backend is None
+        self._lock = threading.RLock()
+        self._loaded = False
+        self.catalog = None
+        self.semantic_map = None
+        self.examples = None
+        self.grammar = None
+        self.prompt_builder = None
+        self.prefix = None
+        self.load_time = None
+
+    # --- set-up -----------------------------------------------------------
+
+    @property
+    def loaded(self):
+        """Return True once :meth:`load` succeeded."""
+        return self._loaded
+
+    @property
+    def backend(self):
+        """Return the inference backend; None before :meth:`load` when none was given."""
+        return self._backend
+
+    def _make_backend(self):
+        config = self.config
+        if config.backend == 'http':
+            from llm_planner.backends.http_backend import HttpBackend
+            return HttpBackend(config.http_url, model=config.http_model or None,
+                               connect_timeout=config.http_connect_timeout,
+                               read_timeout=config.http_read_timeout)
+        from llm_planner.backends.llama_backend import LlamaBackend
+        path = config.model_file
+        if not os.path.isfile(path):
+            raise PlannerError(ErrorCode.MODEL_UNAVAILABLE, f'model file not found: {path}')
+        return LlamaBackend(path, n_ctx=config.n_ctx, n_threads=config.n_threads or None,
+                            n_gpu_layers=config.n_gpu_layers, seed=0, verbose=False)
+
+    def load_resources(self):
+        """Load the catalog, the map, the example bank and the grammar (no model)."""
+        config = self.config
+        try:
+            catalog = SkillCatalog.load(config.skills_path)
+            semantic_map = SemanticMap.load(config.locations_path)
+            examples = load_examples(config.examples_path)
+        except (CatalogError, MapError, ExampleError) as e:
+            raise PlannerError(ErrorCode.MODEL_UNAVAILABLE, f'bad configuration: {e}') from e
+        self.catalog, self.semantic_map, self.examples = catalog, semantic_map, examples
+        self.answer_format = AnswerFormat(catalog)
+        self.grammar = self.answer_format.gbnf(
+            build_gbnf(catalog, semantic_map, max_steps=config.max_steps,
+                       strict_places=config.strict_places), config.max_steps)
+        self.prompt_builder = PromptBuilder(catalog, semantic_map, examples,
+                                            config.num_examples)
+
+    def load(self):
+        """
+        Load everything and warm the backend on the fixed prompt prefix.
+
+        Return the seconds it took. Raise PlannerError(MODEL_UNAVAILABLE) when
+        a config file or the model cannot be used.
+        """
+        with self._lock:
+            start = time.monotonic()
+            self.load_resources()
+            if self._backend is None:
+                self._backend = self._make_backend()
+                self._own_backend = True
+            try:
+                self._backend.load()
+                self.prefix = self.prompt_builder.prefix(self._backend)
+                self._backend.warm(self.prefix)
+            except PlannerError:
+                raise
+            except Exception as e:  # noqa: B902 (any backend failure: model unusable)
+                raise PlannerError(ErrorCode.MODEL_UNAVAILABLE,
+                                   f'cannot load the model: {type(e).__name__}: {e}') from e
+            self._loaded = True
+            self.load_time = time.monotonic() - start
+            return self.load_time
+
+    def close(self):
+        """Release the backend (when the planner created it)."""
+        with self._lock:
+            if self._backend is not None:
+                self._backend.close()
+                if self._own_backend:
+                    self._backend = None
+            self._loaded = False
+
+    def info(self):
+        """Return a dict describing the planner and its backend."""
+        out = {'loaded': self._loaded, 'backend': self.config.backend,
+               'load_time': self.load_time}
+        if self._backend is not None:
+            try:
+                out.update(self._backend.info())
+            except Exception:  # noqa: B902 (status only)
+                pass
+        return out
+
+    # --- planning -----------------------------------------------------------
+
+    def check_task(self, task):
+        """Return the folded task, or raise PlannerError(INVALID_TASK)."""
+        return check_task(task, self.config.max_task_chars)
+
+    def build_prompt(self, task):
+        """Return the whole prompt for a (checked) task."""
+        if self.prompt_builder is None:
+            self.load_resources()
+        return self.prompt_builder.build(task, self._backend)
+
+    def plan(self, task):
+        """
+        Return a PlanResult for ``task``, or raise PlannerError.
+
+        Codes: INVALID_TASK (bad input), UNSUPPORTED_TASK (the model answered
+        ERROR), INVALID_PLAN, UNKNOWN_LOCATION, TIMEOUT, MODEL_UNAVAILABLE. A
+        raised error carries ``raw_output``, ``planning_time`` and
+        ``tokens_generated`` attributes when the model was run.
+        """
+        start = time.monotonic()
+        text = screen_task(task, self.config.max_task_chars)
+        with self._lock:
+            if not self._loaded:
+                self.load()
+            start = time.monotonic()
+            deadline = start + self.config.planning_timeout
+            state = {'raw': '', 'tokens': 0, 'calls': 0, 'repairs': 0}
+            try:
+                prompt = self.prompt_builder.build(text, self._backend)
+                steps = self._decode(prompt, deadline, state)
+            except PlannerError as e:
+                e.raw_output = state['raw']
+                e.tokens_generated = state['tokens']
+                e.planning_time = time.monotonic() - start
+                raise
+            except Exception as e:  # noqa: B902 (a backend bug must not escape as a crash)
+                err = PlannerError(ErrorCode.MODEL_UNAVAILABLE,
+                                   f'inference failed: {type(e).__name__}: {e}')
+                err.raw_output, err.tokens_generated = state['raw'], state['tokens']
+                err.planning_time = time.monotonic() - start
+                raise err from e
+            return PlanResult(steps=steps, program=format_program(steps),
+                              planning_time=time.monotonic() - start,
+                              tokens_generated=state['tokens'], raw_output=state['raw'],
+                              details={'calls': state['calls'], 'repairs': state['repairs']})
+
+    def _complete(self, prompt, grammar, deadline, state):
+        budget = self.config.max_tokens - state['tokens']
+        if budget <= 0:
+            raise PlannerError(ErrorCode.INVALID_PLAN,
+                               f'the plan needs more than max_tokens={self.config.max_tokens} '
+                               f'tokens')
+        if time.monotonic() >= deadline:
+            raise PlannerError(ErrorCode.TIMEOUT, 'planning took longer than '
+                                                  f'{self.config.planning_timeout} s')
+        completion = self._backend.complete(prompt, grammar, budget, deadline)
+        state['tokens'] += completion.tokens_generated
+        state['calls'] += 1
+        if getattr(completion, 'finish_reason', 'stop') == 'length':
+            state['raw'] += completion.text
+            raise PlannerError(ErrorCode.INVALID_PLAN,
+                               f'the plan was cut off at max_tokens={self.config.max_tokens} '
+                               f'tokens')
+        return completion.text
+
+    def _decode(self, prompt, deadline, state):
+        """Decode, parse and validate; repair a line that uses an unassigned variable."""
+        config = self.config
+        catalog, semantic_map = self.catalog, self.semantic_map
+        marker, raw = AnswerFormat.split(self._complete(prompt, self.grammar, deadline, state))
+        state['raw'] = raw
+        steps = parse_program(raw)  # UNSUPPORTED_TASK for ERROR, INVALID_PLAN
+        index, error = _first_invalid(steps, catalog, semantic_map, config.max_steps)
+        if error is None:
+            return steps
+        if error.code != ErrorCode.INVALID_PLAN:
+            raise error
+        # Keep the lines before the faulty one and decode from there one line
+        # at a time, each under a grammar that admits only the variables
+        # assigned so far (and of the right type).
+        state['repairs'] += 1
+        steps = steps[:index]
+        lines = [s.text() for s in steps]
+        var_types = validate(steps, catalog, semantic_map, config.max_steps) if steps else {}
+        prompt += marker + '\n' if marker else ''
+        more = True
+        while more and len(steps) < config.max_steps:
+            grammar = line_gbnf(catalog, semantic_map, var_types,
+                                strict_places=config.strict_places)
+            if grammar is None:
+                raise error
+            so_far = ''.join(line + '\n' for line in lines)
+            text = self._complete(prompt + so_far, grammar, deadline, state)
+            state['raw'] = so_far + text
+            line = text.rstrip('\n')
+            more = text.endswith('\n')
+            steps.append(parse_line(line, len(steps) + 1))
+            lines.append(line)
+            # UNKNOWN_LOCATION (or a re-typed variable) ends it here.
+            var_types = validate(steps, catalog, semantic_map, config.max_steps)
+        return steps
+
+
+__all__ = ['Planner', 'PlanResult', 'check_task', 'line_gbnf', 'looks_like_injection',
+           'screen_task']
