@@ -47,7 +47,7 @@ from llm_planner.errors import ErrorCode, PlannerError
 # Subcommand registrations, in help order: 'module:function' (see the module doc).
 COMMANDS = [
     'llm_planner.cli:register_plan',
-    # 'llm_planner.cli_call:register',  <- `llm-planner call` registers here
+    'llm_planner.client:register',
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2

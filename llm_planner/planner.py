@@ -284,6 +284,9 @@ class Planner:
                 self._backend.load()
                 self.prefix = self.prompt_builder.prefix(self._backend)
                 self._backend.warm(self.prefix)
+                prepare = getattr(self._backend, 'prepare', None)
+                if prepare is not None:  # make the fast decoder now, not on the first task
+                    prepare(self.grammar)
             except PlannerError:
                 raise
             except Exception as e:  # noqa: B902 (any backend failure: model unusable)
@@ -359,7 +362,9 @@ class Planner:
             return PlanResult(steps=steps, program=format_program(steps),
                               planning_time=time.monotonic() - start,
                               tokens_generated=state['tokens'], raw_output=state['raw'],
-                              details={'calls': state['calls'], 'repairs': state['repairs']})
+                              details={'calls': state['calls'], 'repairs': state['repairs'],
+                                       'tokens_sampled': state.get('tokens_sampled', 0),
+                                       'tokens_forced': state.get('tokens_forced', 0)})
 
     def _complete(self, prompt, grammar, deadline, state):
         budget = self.config.max_tokens - state['tokens']
@@ -372,6 +377,8 @@ class Planner:
                                                   f'{self.config.planning_timeout} s')
         completion = self._backend.complete(prompt, grammar, budget, deadline)
         state['tokens'] += completion.tokens_generated
+        state['tokens_sampled'] = state.get('tokens_sampled', 0) + completion.tokens_sampled
+        state['tokens_forced'] = state.get('tokens_forced', 0) + completion.tokens_forced
         state['calls'] += 1
         if getattr(completion, 'finish_reason', 'stop') == 'length':
             state['raw'] += completion.text

@@ -33,5 +33,10 @@ if [ -f "$_llm_root/install/local_setup.bash" ]; then
   set +u
   # shellcheck disable=SC1091
   . "$_llm_root/install/local_setup.bash"
+  # ament_python puts executables in lib/<pkg> (for `ros2 run`); put them on
+  # PATH too, so `llm-planner`, `planner_node` and `sim_robot` run directly.
+  case ":$PATH:" in *":$_llm_root/install/llm_planner/lib/llm_planner:"*) ;; *)
+    export PATH="$_llm_root/install/llm_planner/lib/llm_planner:$PATH" ;;
+  esac
 fi
 unset _llm_root _llm_site _llm_ld _d
