@@ -58,7 +58,7 @@ def rss_kib(pid):
 
 
 def percentile(values, q):
-    """Return the q-th percentile (0-100) of values, nearest-rank."""
+    """Return the nearest-rank percentile ``q`` (0-100) of ``values``."""
     if not values:
         return float('nan')
     ordered = sorted(values)

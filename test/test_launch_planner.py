@@ -38,7 +38,7 @@ launch_testing = pytest.importorskip(
            'robots with a ROS 2 install. test/test_node.py covers the same checks.')
 pytest.importorskip('launch_ros', reason='launch_ros is not installed (not on PyPI)')
 
-from ament_index_python.packages import get_package_share_directory  # noqa: E402
+from ament_index_python.packages import get_package_share_directory  # noqa: E402, I100
 from launch import LaunchDescription  # noqa: E402
 from launch.actions import IncludeLaunchDescription  # noqa: E402
 from launch.launch_description_sources import PythonLaunchDescriptionSource  # noqa: E402
