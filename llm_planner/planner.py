@@ -193,6 +193,23 @@ def line_gbnf(catalog, semantic_map, var_types, allow_refusal=False, strict_plac
     return '\n'.join(head + rules + tail) + '\n'
 
 
+def _fold_place(text):
+    """Return text lower-cased, without accents, with _ - ' as spaces, for matching."""
+    text = unicodedata.normalize('NFKD', str(text).lower())
+    text = ''.join(c for c in text if not unicodedata.combining(c))
+    return ' '.join(re.sub(r"[_\-'\u2019]+", ' ', text).split())
+
+
+_LOCATIVE = (r'\b(?:to|in|into|from|at|inside|toward|towards|through|dans|au|aux|a|vers|du|de'
+             r'|en|sur)\s+(?:(?:the|a|an|my|your|our|la|le|les|l|d|un|une|mon|ma|ta)\s+)?')
+
+
+def names_place(task, name):
+    """Return True when ``task`` names the place ``name`` after a preposition of place."""
+    pattern = _LOCATIVE + re.escape(_fold_place(name)) + r'\b'
+    return re.search(pattern, _fold_place(task)) is not None
+
+
 def _first_invalid(steps, catalog, semantic_map, max_steps):
     """
     Return (index, error) of the first step the validator refuses, or (None, None).
@@ -261,9 +278,11 @@ class Planner:
             raise PlannerError(ErrorCode.MODEL_UNAVAILABLE, f'bad configuration: {e}') from e
         self.catalog, self.semantic_map, self.examples = catalog, semantic_map, examples
         self.answer_format = AnswerFormat(catalog)
-        self.grammar = self.answer_format.gbnf(
-            build_gbnf(catalog, semantic_map, max_steps=config.max_steps,
-                       strict_places=config.strict_places), config.max_steps)
+        program_gbnf = build_gbnf(catalog, semantic_map, max_steps=config.max_steps,
+                                  strict_places=config.strict_places)
+        self.grammar = self.answer_format.gbnf(program_gbnf, config.max_steps)
+        self.plan_grammar = self.answer_format.gbnf(program_gbnf, config.max_steps,
+                                                    refusal=False)
         self.prompt_builder = PromptBuilder(catalog, semantic_map, examples,
                                             config.num_examples)
 
@@ -347,7 +366,7 @@ class Planner:
             state = {'raw': '', 'tokens': 0, 'calls': 0, 'repairs': 0}
             try:
                 prompt = self.prompt_builder.build(text, self._backend)
-                steps = self._decode(prompt, deadline, state)
+                steps = self._decode(prompt, text, deadline, state)
             except PlannerError as e:
                 e.raw_output = state['raw']
                 e.tokens_generated = state['tokens']
@@ -387,12 +406,45 @@ class Planner:
                                f'tokens')
         return completion.text
 
-    def _decode(self, prompt, deadline, state):
+    def _refusal_for_unknown_place(self, prompt, task, deadline, state):
+        """
+        Raise UNKNOWN_LOCATION when the model refused a task over a place not on the map.
+
+        A small model often answers ERROR for "go to the balcony" because it
+        does not know the place. Decoded again without the ERROR choice, its
+        plan shows which place it meant: when that is a place the task names
+        and the map does not have, UNKNOWN_LOCATION (naming it) is the
+        refusal that tells the user why. Anything else keeps the ERROR.
+        """
+        try:
+            text = self._complete(prompt, self.plan_grammar, deadline, state)
+            steps = parse_program(AnswerFormat.split(text)[1])
+        except PlannerError as e:
+            if e.code == ErrorCode.TIMEOUT:
+                raise
+            return
+        _, error = _first_invalid(steps, self.catalog, self.semantic_map,
+                                  self.config.max_steps)
+        if error is None or error.code != ErrorCode.UNKNOWN_LOCATION:
+            return
+        for step in steps:
+            skill = self.catalog.get(step.function)
+            for name, value in step.args:
+                arg = skill.arg(name) if skill is not None else None
+                if (arg is not None and arg.values == VALUES_LOCATIONS
+                        and self.semantic_map.resolve(value) is None
+                        and names_place(task, value)):
+                    state['raw'] = AnswerFormat.split(text)[1]
+                    raise error
+
+    def _decode(self, prompt, task, deadline, state):
         """Decode, parse and validate; repair a line that uses an unassigned variable."""
         config = self.config
         catalog, semantic_map = self.catalog, self.semantic_map
         marker, raw = AnswerFormat.split(self._complete(prompt, self.grammar, deadline, state))
         state['raw'] = raw
+        if raw.strip() == REFUSAL and not config.strict_places:
+            self._refusal_for_unknown_place(prompt, task, deadline, state)
         steps = parse_program(raw)  # UNSUPPORTED_TASK for ERROR, INVALID_PLAN
         index, error = _first_invalid(steps, catalog, semantic_map, config.max_steps)
         if error is None:

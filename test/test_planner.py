@@ -18,7 +18,8 @@ import threading
 from llm_planner.backends.base import Backend, Completion
 from llm_planner.config import PlannerConfig
 from llm_planner.errors import ErrorCode, PlannerError
-from llm_planner.planner import check_task, looks_like_injection, Planner, PlanResult
+from llm_planner.planner import (
+    check_task, looks_like_injection, names_place, Planner, PlanResult)
 from llm_planner.program import parse_program, Step
 from llm_planner.validator import validate
 import pytest
@@ -161,8 +162,9 @@ def test_plan_with_scripted_backend():
 
 
 def test_refusal_and_unknown_place():
-    planner, _ = scripted_planner(['ERROR', 'OK\n$g = GET_LOCATION(location_name:"garage")\n'
-                                            'GO(to:$g)'])
+    planner, _ = scripted_planner([
+        'ERROR', 'OK\n$kitchen = GET_LOCATION(location_name:"kitchen")\nGO(to:$kitchen)',
+        'OK\n$g = GET_LOCATION(location_name:"garage")\nGO(to:$g)'])
     with pytest.raises(PlannerError) as info:
         planner.plan('Cook dinner')
     assert info.value.code == ErrorCode.UNSUPPORTED_TASK
@@ -171,6 +173,55 @@ def test_refusal_and_unknown_place():
         planner.plan('Go to the garage')
     assert info.value.code == ErrorCode.UNKNOWN_LOCATION
     assert 'garage' in info.value.message
+
+
+def test_refusal_over_a_place_not_on_the_map_is_unknown_location():
+    planner, backend = scripted_planner([
+        'ERROR', 'OK\n$balcony = GET_LOCATION(location_name:"balcony")\nGO(to:$balcony)'])
+    with pytest.raises(PlannerError) as info:
+        planner.plan('Go to the balcony')
+    assert info.value.code == ErrorCode.UNKNOWN_LOCATION
+    assert 'balcony' in info.value.message
+    assert info.value.raw_output.startswith('$balcony = GET_LOCATION')
+    # The second request may not answer ERROR.
+    assert backend.requests[1][1] == planner.plan_grammar
+    assert planner.plan_grammar.startswith('root ::= ("OK\\n" program')
+
+
+@pytest.mark.parametrize('task, plan', [
+    ('Cook dinner', 'OK\n$kitchen = GET_LOCATION(location_name:"kitchen")\nGO(to:$kitchen)'),
+    ("What's the weather like?", 'OK\n$w = GET_LOCATION(location_name:"weather")\nGO(to:$w)'),
+    ('Sing', 'OK\n$w = GET_LOCATION(location_name:"opera")\nGO(to:$w)'),
+    ('Sing', 'OK\nGO(to:$nowhere)'),
+])
+def test_refusal_stays_unsupported_otherwise(task, plan):
+    planner, _ = scripted_planner(['ERROR', plan])
+    with pytest.raises(PlannerError) as info:
+        planner.plan(task)
+    assert info.value.code == ErrorCode.UNSUPPORTED_TASK
+    assert info.value.raw_output == 'ERROR'
+
+
+def test_no_second_look_with_strict_places():
+    planner, backend = scripted_planner(['ERROR'], strict_places=True)
+    with pytest.raises(PlannerError) as info:
+        planner.plan('Go to the balcony')
+    assert info.value.code == ErrorCode.UNSUPPORTED_TASK
+    assert len(backend.requests) == 1
+
+
+@pytest.mark.parametrize('task, name, named', [
+    ('Go to the balcony', 'balcony', True),
+    ('Walk to the laundry room', 'laundry_room', True),
+    ('Bring me a shovel from the shed', 'shed', True),
+    ("Va à l'entrée du jardin", 'entree', True),
+    ('Va dans la cave', 'cave', True),
+    ("What's the weather like?", 'weather', False),
+    ('Play some music', 'music', False),
+    ('Go to the balcony', 'garage', False),
+])
+def test_names_place(task, name, named):
+    assert names_place(task, name) == named
 
 
 def test_unassigned_variable_is_repaired_line_by_line():
@@ -185,7 +236,7 @@ def test_unassigned_variable_is_repaired_line_by_line():
 GO(to:$kitchen)
 $cup = SEARCH(object_name:"cup")
 GRAB(where:$cup)"""
-    assert result.details == {'calls': 4, 'repairs': 1}
+    assert (result.details['calls'], result.details['repairs']) == (4, 1)
     # The repair requests continue the answer after the marker and the kept lines,
     # under grammars that admit only the variables assigned so far.
     prompt, grammar, _ = backend.requests[1]
