@@ -50,20 +50,23 @@ def tiny_vocab():
     return tokens, scores, types
 
 
-def write_tiny_gguf(path, seed=0, chat_template=None):
+def write_tiny_gguf(path, seed=0, chat_template=None, vocab=None, model_name=None,
+                    add_space_prefix=None):
     """
     Write a tiny random-weight llama GGUF to ``path`` and return ``path``.
 
     ``seed`` selects the random weights (the same seed gives the same file).
     ``chat_template`` (a Jinja2 string) is stored as ``tokenizer.chat_template``
-    when given; by default the model has none. The file is written to a
-    temporary name and renamed into place.
+    when given; by default the model has none. ``vocab`` (tokens, scores,
+    token types) replaces the byte vocabulary, ``model_name`` the model name,
+    ``add_space_prefix`` sets the tokenizer's flag when not None. The file is
+    written to a temporary name and renamed into place.
     """
     import gguf
     import numpy as np
 
     rng = np.random.default_rng(seed)
-    tokens, scores, types = tiny_vocab()
+    tokens, scores, types = vocab or tiny_vocab()
     n_vocab = len(tokens)
     head_dim = N_EMBD // N_HEAD
     n_embd_kv = head_dim * N_HEAD_KV
@@ -104,7 +107,8 @@ def write_tiny_gguf(path, seed=0, chat_template=None):
     arch = gguf.MODEL_ARCH_NAMES[gguf.MODEL_ARCH.LLAMA]
     writer = gguf.GGUFWriter(tmp, arch)
     try:
-        _write(writer, seed, tokens, scores, types, tensors, chat_template)
+        _write(writer, model_name or f'llm_planner tiny random llama (seed {seed})',
+               tokens, scores, types, tensors, chat_template, add_space_prefix)
     except BaseException:
         writer.close()
         if os.path.exists(tmp):
@@ -115,11 +119,11 @@ def write_tiny_gguf(path, seed=0, chat_template=None):
     return path
 
 
-def _write(writer, seed, tokens, scores, types, tensors, chat_template):
+def _write(writer, name, tokens, scores, types, tensors, chat_template, add_space_prefix):
     """Add the metadata and tensors to ``writer`` and write the file."""
     import gguf
 
-    writer.add_name(f'llm_planner tiny random llama (seed {seed})')
+    writer.add_name(name)
     writer.add_file_type(gguf.LlamaFileType.ALL_F32)
     writer.add_vocab_size(len(tokens))
     writer.add_context_length(N_CTX)
@@ -141,6 +145,8 @@ def _write(writer, seed, tokens, scores, types, tensors, chat_template):
     writer.add_eos_token_id(EOS_ID)
     writer.add_add_bos_token(True)
     writer.add_add_eos_token(False)
+    if add_space_prefix is not None:
+        writer.add_add_space_prefix(add_space_prefix)
     if chat_template:
         writer.add_chat_template(chat_template)
     for tensor_name, data in tensors:

@@ -32,12 +32,8 @@ import argparse
 import os
 import sys
 
-N_LAYER = 2
-N_EMBD = 64
-N_HEAD = 4
-N_FF = 128
-N_CTX = 2048
-UNK_ID, BOS_ID, EOS_ID = 0, 1, 2
+from llm_planner.tiny_model import tiny_vocab, write_tiny_gguf
+
 SPACE = '\u2581'
 
 # Pieces of the plan language and of tasks; every prefix becomes a token too.
@@ -57,9 +53,7 @@ def bpe_vocab(pieces=PIECES):
     """Return (tokens, scores, token_types) of the multi-character vocabulary."""
     from gguf import TokenType
 
-    tokens = ['<unk>', '<s>', '</s>'] + [f'<0x{b:02X}>' for b in range(256)]
-    types = ([int(TokenType.UNKNOWN), int(TokenType.CONTROL), int(TokenType.CONTROL)]
-             + [int(TokenType.BYTE)] * 256)
+    tokens, scores, types = tiny_vocab()
     seen = set()
     extra = []
     for piece in pieces:
@@ -78,7 +72,7 @@ def bpe_vocab(pieces=PIECES):
     types += [int(TokenType.NORMAL)] * len(extra)
     # SentencePiece merges the adjacent pair with the highest score first:
     # longer pieces score higher, so the canonical tokenization is greedy-long.
-    scores = [0.0] * (3 + 256) + [float(len(t)) for t in extra]
+    scores = scores + [float(len(t)) for t in extra]
     return tokens, scores, types
 
 
@@ -87,81 +81,12 @@ def write_tiny_bpe_gguf(path, seed=0, pieces=PIECES):
     Write a tiny random-weight llama GGUF with a multi-character vocab; return ``path``.
 
     ``seed`` selects the random weights (the same seed gives the same file).
+    The model is :func:`llm_planner.tiny_model.write_tiny_gguf`'s with this
+    vocabulary, and no space prefix added before the text.
     """
-    import gguf
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    tokens, scores, types = bpe_vocab(pieces)
-    n_vocab = len(tokens)
-    head_dim = N_EMBD // N_HEAD
-
-    def weight(*shape, scale=None):
-        scale = scale if scale is not None else 1.0 / np.sqrt(shape[-1])
-        return (rng.standard_normal(shape) * scale).astype(np.float32)
-
-    def norm():
-        return np.ones(N_EMBD, dtype=np.float32)
-
-    def name(tensor, bid=None):
-        base = gguf.TENSOR_NAMES[tensor]
-        return (base.format(bid=bid) if bid is not None else base) + '.weight'
-
-    t = gguf.MODEL_TENSOR
-    tensors = [
-        (name(t.TOKEN_EMBD), weight(n_vocab, N_EMBD, scale=1.0)),
-        (name(t.OUTPUT_NORM), norm()),
-        (name(t.OUTPUT), weight(n_vocab, N_EMBD)),
-    ]
-    for bid in range(N_LAYER):
-        tensors += [
-            (name(t.ATTN_NORM, bid), norm()),
-            (name(t.ATTN_Q, bid), weight(N_EMBD, N_EMBD)),
-            (name(t.ATTN_K, bid), weight(N_EMBD, N_EMBD)),
-            (name(t.ATTN_V, bid), weight(N_EMBD, N_EMBD)),
-            (name(t.ATTN_OUT, bid), weight(N_EMBD, N_EMBD)),
-            (name(t.FFN_NORM, bid), norm()),
-            (name(t.FFN_GATE, bid), weight(N_FF, N_EMBD)),
-            (name(t.FFN_UP, bid), weight(N_FF, N_EMBD)),
-            (name(t.FFN_DOWN, bid), weight(N_EMBD, N_FF)),
-        ]
-
-    path = os.fspath(path)
-    tmp = f'{path}.tmp{os.getpid()}'
-    writer = gguf.GGUFWriter(tmp, gguf.MODEL_ARCH_NAMES[gguf.MODEL_ARCH.LLAMA])
-    try:
-        writer.add_name(f'llm_planner tiny random llama, multi-char vocab (seed {seed})')
-        writer.add_file_type(gguf.LlamaFileType.ALL_F32)
-        writer.add_vocab_size(n_vocab)
-        writer.add_context_length(N_CTX)
-        writer.add_embedding_length(N_EMBD)
-        writer.add_block_count(N_LAYER)
-        writer.add_feed_forward_length(N_FF)
-        writer.add_head_count(N_HEAD)
-        writer.add_head_count_kv(N_HEAD)
-        writer.add_rope_dimension_count(head_dim)
-        writer.add_rope_freq_base(10000.0)
-        writer.add_layer_norm_rms_eps(1e-5)
-        writer.add_tokenizer_model('llama')
-        writer.add_tokenizer_pre('default')
-        writer.add_token_list(tokens)
-        writer.add_token_scores(scores)
-        writer.add_token_types(types)
-        writer.add_unk_token_id(UNK_ID)
-        writer.add_bos_token_id(BOS_ID)
-        writer.add_eos_token_id(EOS_ID)
-        writer.add_add_bos_token(True)
-        writer.add_add_eos_token(False)
-        writer.add_add_space_prefix(False)
-        for tensor_name, data in tensors:
-            writer.add_tensor(tensor_name, data)
-        writer.write_header_to_file()
-        writer.write_kv_data_to_file()
-        writer.write_tensors_to_file()
-    finally:
-        writer.close()
-    os.replace(tmp, path)
-    return path
+    return write_tiny_gguf(
+        path, seed=seed, vocab=bpe_vocab(pieces), add_space_prefix=False,
+        model_name=f'llm_planner tiny random llama, multi-char vocab (seed {seed})')
 
 
 def main(argv=None):
