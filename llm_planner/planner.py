@@ -45,6 +45,9 @@ from llm_planner.prompt import AnswerFormat, ExampleError, load_examples, Prompt
 from llm_planner.semantic_map import MapError, SemanticMap
 from llm_planner.validator import validate
 
+# Tokens for the second look at a refusal (the place is on the first lines).
+SECOND_LOOK_TOKENS = 48
+
 # Whitespace folded to a plain space in a task; any other control character
 # (C0, C1, DEL), a lone surrogate or a bidirectional override refuses it.
 _FOLDED_SPACES = frozenset('\t\n\r\v\f\u0085\u2028\u2029')
@@ -411,31 +414,40 @@ class Planner:
         Raise UNKNOWN_LOCATION when the model refused a task over a place not on the map.
 
         A small model often answers ERROR for "go to the balcony" because it
-        does not know the place. Decoded again without the ERROR choice, its
-        plan shows which place it meant: when that is a place the task names
-        and the map does not have, UNKNOWN_LOCATION (naming it) is the
-        refusal that tells the user why. Anything else keeps the ERROR.
+        does not know the place. Decoded again without the ERROR choice, the
+        first lines of its plan show which place it meant: when that is a
+        place the task names (after a preposition of place) and the map does
+        not have, UNKNOWN_LOCATION (naming it) is the refusal that tells the
+        user why. Anything else, a timeout included, keeps the ERROR.
         """
+        budget = min(SECOND_LOOK_TOKENS, self.config.max_tokens - state['tokens'])
+        if budget <= 0 or time.monotonic() >= deadline:
+            return
         try:
-            text = self._complete(prompt, self.plan_grammar, deadline, state)
-            steps = parse_program(AnswerFormat.split(text)[1])
-        except PlannerError as e:
-            if e.code == ErrorCode.TIMEOUT:
-                raise
+            completion = self._backend.complete(prompt, self.plan_grammar, budget, deadline)
+        except PlannerError:
             return
-        _, error = _first_invalid(steps, self.catalog, self.semantic_map,
-                                  self.config.max_steps)
-        if error is None or error.code != ErrorCode.UNKNOWN_LOCATION:
-            return
-        for step in steps:
+        state['tokens'] += completion.tokens_generated
+        state['calls'] += 1
+        lines = AnswerFormat.split(completion.text)[1].split('\n')
+        if completion.finish_reason == 'length':
+            lines = lines[:-1]  # the last line may be cut
+        for number, line in enumerate(lines, 1):
+            try:
+                step = parse_line(line, number)
+            except PlannerError:
+                return
             skill = self.catalog.get(step.function)
             for name, value in step.args:
                 arg = skill.arg(name) if skill is not None else None
                 if (arg is not None and arg.values == VALUES_LOCATIONS
                         and self.semantic_map.resolve(value) is None
                         and names_place(task, value)):
-                    state['raw'] = AnswerFormat.split(text)[1]
-                    raise error
+                    state['raw'] = '\n'.join(lines[:number])
+                    known = ', '.join(self.semantic_map.names)
+                    raise PlannerError(
+                        ErrorCode.UNKNOWN_LOCATION,
+                        f'{value!r} is not on the semantic map; known places: {known}')
 
     def _decode(self, prompt, task, deadline, state):
         """Decode, parse and validate; repair a line that uses an unassigned variable."""
@@ -477,5 +489,5 @@ class Planner:
         return steps
 
 
-__all__ = ['Planner', 'PlanResult', 'check_task', 'line_gbnf', 'looks_like_injection',
-           'screen_task']
+__all__ = ['Planner', 'PlanResult', 'check_task', 'line_gbnf',
+           'looks_like_injection', 'names_place', 'screen_task']

@@ -202,6 +202,23 @@ def test_refusal_stays_unsupported_otherwise(task, plan):
     assert info.value.raw_output == 'ERROR'
 
 
+def test_second_look_is_short_and_a_cut_line_is_ignored():
+    class Cut(ScriptedBackend):
+        def complete(self, prompt, grammar, max_tokens, deadline=None):
+            self.requests.append((prompt, grammar, max_tokens))
+            if len(self.requests) == 1:
+                return Completion('ERROR', 1, 10, 0.1)
+            return Completion('OK\n$b = GET_LOCATION(location_name:"balc', max_tokens, 10, 0.1,
+                              finish_reason='length')
+    backend = Cut([])
+    planner = Planner(PlannerConfig(), backend=backend)
+    planner.load()
+    with pytest.raises(PlannerError) as info:
+        planner.plan('Go to the balcony')
+    assert info.value.code == ErrorCode.UNSUPPORTED_TASK
+    assert backend.requests[1][2] <= 48
+
+
 def test_no_second_look_with_strict_places():
     planner, backend = scripted_planner(['ERROR'], strict_places=True)
     with pytest.raises(PlannerError) as info:
