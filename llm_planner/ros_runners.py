@@ -96,16 +96,19 @@ class BindingError(ValueError):
 # --- waiting -----------------------------------------------------------------
 
 class _Wait:
-    def __init__(self, deadline):
+    def __init__(self, deadline, notify=None):
         self.deadline = deadline
         self.future = Future()
         self._lock = threading.Lock()
+        self._notify = notify
 
     def wake(self, *_):
         with self._lock:
             if self.future.done():
                 return
             self.future.set_result(None)
+        if self._notify is not None:
+            self._notify()
 
 
 class Waits:
@@ -121,16 +124,34 @@ class Waits:
         self._lock = threading.Lock()
         self._waits = set()
         self._timer = node.create_timer(period, self._tick, callback_group=callback_group)
+        # A wake from another thread (a planning thread, a DDS callback) triggers
+        # this guard condition so the executor resumes the waiting coroutine at
+        # once rather than at the next timer tick.
+        self._guard = node.create_guard_condition(self._on_guard, callback_group=callback_group)
 
     def destroy(self):
         """Remove the timer and wake every pending wait (they report TIMEOUT)."""
         if self._timer is not None:
             self._node.destroy_timer(self._timer)
             self._timer = None
+        if self._guard is not None:
+            self._node.destroy_guard_condition(self._guard)
+            self._guard = None
         with self._lock:
             waits, self._waits = list(self._waits), set()
         for wait in waits:
             wait.wake()
+
+    def _on_guard(self):
+        pass  # being woken is the point: the executor then resumes ready coroutines
+
+    def _notify(self):
+        guard = self._guard
+        if guard is not None:
+            try:
+                guard.trigger()
+            except Exception:  # noqa: B902 (destroyed meanwhile: the timer still wakes it)
+                pass
 
     def _tick(self):
         now = time.monotonic()
@@ -161,7 +182,7 @@ class Waits:
             return result
         if deadline <= time.monotonic():
             return TIMEOUT
-        wait = _Wait(deadline)
+        wait = _Wait(deadline, self._notify)
         for f in futures:
             f.add_done_callback(wait.wake)
         if cancel is not None:
