@@ -23,7 +23,7 @@ through their ``run:`` binding. Adding a skill is a YAML edit.
 from dataclasses import dataclass, field
 import re
 
-import yaml
+from llm_planner.semantic_map import load_yaml_as
 
 STRING = 'STRING'
 LOCATION = 'LOCATION'
@@ -141,15 +141,7 @@ class SkillCatalog:
     @classmethod
     def load(cls, path):
         """Load a catalog from a YAML file."""
-        try:
-            with open(path, encoding='utf-8') as f:
-                data = yaml.safe_load(f)
-        except (OSError, yaml.YAMLError) as e:
-            raise CatalogError(f'cannot read skill catalog {path}: {e}') from e
-        try:
-            return cls.from_dict(data)
-        except CatalogError as e:
-            raise CatalogError(f'{path}: {e}') from e
+        return load_yaml_as(path, cls.from_dict, CatalogError, 'skill catalog')
 
     def get(self, name):
         """Return the skill called ``name``, or None."""

@@ -33,6 +33,24 @@ class MapError(ValueError):
     """The map file is not a valid semantic map."""
 
 
+def load_yaml_as(path, build, error, what):
+    """
+    Return ``build(document)`` for the YAML file ``path``.
+
+    Read and parse failures, and ``error`` raised by ``build``, come out as
+    ``error`` with the file's name in the message.
+    """
+    try:
+        with open(path, encoding='utf-8') as f:
+            data = yaml.safe_load(f)
+    except (OSError, yaml.YAMLError) as e:
+        raise error(f'cannot read {what} {path}: {e}') from e
+    try:
+        return build(data)
+    except error as e:
+        raise error(f'{path}: {e}') from e
+
+
 def normalize_place_name(name):
     """Fold case, spaces, hyphens and a leading article so names compare loosely."""
     text = re.sub(r'[\s\-]+', '_', str(name).strip().lower())
@@ -93,15 +111,7 @@ class SemanticMap:
     @classmethod
     def load(cls, path):
         """Load a map from a YAML file."""
-        try:
-            with open(path, encoding='utf-8') as f:
-                data = yaml.safe_load(f)
-        except (OSError, yaml.YAMLError) as e:
-            raise MapError(f'cannot read semantic map {path}: {e}') from e
-        try:
-            return cls.from_dict(data)
-        except MapError as e:
-            raise MapError(f'{path}: {e}') from e
+        return load_yaml_as(path, cls.from_dict, MapError, 'semantic map')
 
     def resolve(self, name):
         """Return the place called ``name`` (or one of its aliases), or None."""

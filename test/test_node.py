@@ -41,6 +41,7 @@ from llm_planner_interfaces.srv import Plan
 import pytest
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
+from ros_test_utils import unique, wait_until
 from std_msgs.msg import String
 import yaml
 
@@ -63,23 +64,6 @@ SEARCH_RUN = {
     'goal': {'object_name': 'banana'}, 'success': {'field': 'found', 'equals': True},
     'message_field': 'message', 'failure_code': 'OBJECT_NOT_FOUND', 'timeout': 30.0,
 }
-
-
-_names = iter(range(1, 1_000_000))
-
-
-def unique(prefix):
-    """Return a name unique in this module (namespaces, servers, topics)."""
-    return f'{prefix}_{next(_names)}'
-
-
-def wait_until(predicate, timeout):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 # --- fixtures ------------------------------------------------------------------

@@ -37,6 +37,7 @@ from llm_planner.ros_runners import (
 from llm_planner.semantic_map import SemanticMap
 import pytest
 from rclpy.task import Future
+from ros_test_utils import unique, wait_until
 import yaml
 
 CONFIG = pathlib.Path(__file__).resolve().parent.parent / 'config'
@@ -49,21 +50,6 @@ GRAB(where:$banana)
 GO(to:$start)
 """
 SERVER_KEYS = {'navigate_to_pose': 'navigate', 'search_object': 'search', 'grab_object': 'grab'}
-_names = iter(range(1, 1_000_000))
-
-
-def unique(prefix):
-    """Return a name unique in this module (servers, topics): tests never cross-talk."""
-    return f'{prefix}_{next(_names)}'
-
-
-def wait_until(predicate, timeout):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 class Ros:
