@@ -23,6 +23,7 @@ Loaded from YAML (``config/locations.yaml``)::
 from dataclasses import dataclass
 import math
 import re
+import unicodedata
 
 import yaml
 
@@ -52,9 +53,11 @@ def load_yaml_as(path, build, error, what):
 
 
 def normalize_place_name(name):
-    """Fold case, spaces, hyphens and a leading article so names compare loosely."""
-    text = re.sub(r'[\s\-]+', '_', str(name).strip().lower())
-    return re.sub(r'^(the|la|le|l\'|les)_', '', text)
+    """Fold case, accents, spaces, hyphens and a leading article so names compare loosely."""
+    text = unicodedata.normalize('NFKD', str(name).strip().lower())
+    text = ''.join(c for c in text if not unicodedata.combining(c))
+    text = re.sub(r"^(the|la|le|les)\s+|^l['\u2019]\s*", '', text)
+    return re.sub(r'[\s\-]+', '_', text)
 
 
 @dataclass(frozen=True)
