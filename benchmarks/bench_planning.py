@@ -115,29 +115,16 @@ def seed_valid(text, catalog, semantic_map):
     return True, ''
 
 
-def bench_planner(args):
-    """Planner in this process: time-to-ready, per-task figures, identity check."""
-    import dataclasses
-
-    from llm_planner.config import PlannerConfig
+def run_tasks(planner):
+    """Plan every task with ``planner``; print a row each; return the latencies."""
     from llm_planner.errors import PlannerError
-    from llm_planner.fast_decode import plain_greedy_decode
-    from llm_planner.planner import Planner
-
-    config = PlannerConfig.from_yaml(str(ROOT / 'config' / 'planner.yaml'))
-    config = dataclasses.replace(config, model_path=args.model, n_threads=args.threads)
-    planner = Planner(config)
-    ready = planner.load()
-    backend = planner.backend
-    print(f'\n== this planner ({os.path.basename(args.model)}, {args.threads} threads)')
-    print(f'time to ready (load + prefix of {backend.info().get("prefix_tokens")} tokens): '
-          f'{ready:.2f} s')
     try:
         planner.plan(TASKS[0])  # first request after load, not counted
     except PlannerError:
         pass
-    rows, latencies = [], []
-    print(f'{"task":58} {"s":>6} {"gen":>4} {"smp":>4} {"frc":>4}  result')
+    latencies, totals = [], {'tokens_sampled': 0, 'tokens_forced': 0, 'decode_steps': 0}
+    print(f'{"task":50} {"s":>5} {"prompt":>6} {"gen":>4} {"smp":>4} {"frc":>4} {"steps":>5}'
+          f'  result')
     for task in TASKS:
         start = time.monotonic()
         try:
@@ -146,19 +133,51 @@ def bench_planner(args):
             gen = result.tokens_generated
             details = result.details
         except PlannerError as e:
-            outcome, gen, details = e.code, 0, {}
+            outcome, gen, details = e.code, getattr(e, 'tokens_generated', 0), {}
         elapsed = time.monotonic() - start
         latencies.append(elapsed)
-        sampled, forced = details.get('tokens_sampled', 0), details.get('tokens_forced', 0)
-        rows.append((task, elapsed, gen, sampled, forced))
-        print(f'{task[:58]:58} {elapsed:6.2f} {gen:4d} {sampled:4d} {forced:4d}  '
-              f'{outcome[:90]}')
-    total_s = sum(r[3] for r in rows)
-    total_f = sum(r[4] for r in rows)
+        for key in totals:
+            totals[key] += details.get(key, 0)
+        print(f'{task[:50]:50} {elapsed:5.2f} {details.get("prompt_tokens_evaluated", 0):6d} '
+              f'{gen:4d} {details.get("tokens_sampled", 0):4d} '
+              f'{details.get("tokens_forced", 0):4d} {details.get("decode_steps", 0):5d}  '
+              f'{outcome[:70]}')
     print(f'median {median(latencies):.2f} s, mean {statistics.mean(latencies):.2f} s; '
-          f'tokens sampled {total_s}, forced {total_f}')
+          f'tokens sampled {totals["tokens_sampled"]}, drafted and kept '
+          f'{totals["tokens_forced"]}, decoding steps {totals["decode_steps"]}')
+    return latencies
 
-    print('\n== identity: fast decoder vs plain greedy constrained decoding (same prompt)')
+
+def bench_planner(args):
+    """Planner in this process: time-to-ready, per-task figures, identity check."""
+    import dataclasses
+
+    from llm_planner.config import PlannerConfig
+    from llm_planner.fast_decode import plain_greedy_decode
+    from llm_planner.planner import Planner
+
+    config = PlannerConfig.from_yaml(str(ROOT / 'config' / 'planner.yaml'))
+    config = dataclasses.replace(config, model_path=args.model, n_threads=args.threads)
+    planner = Planner(config)
+    ready = planner.load()
+    backend = planner.backend
+    print(f'\n== this planner ({os.path.basename(args.model)}, {args.threads} threads, '
+          f'num_examples {config.num_examples}, decode_batch {config.decode_batch}, '
+          f'cpu_repack {config.cpu_repack})')
+    print(f'time to ready (load + prefix of {backend.info().get("prefix_tokens")} tokens): '
+          f'{ready:.2f} s')
+    print('columns: seconds, prompt tokens evaluated (task and its examples), tokens '
+          'generated, sampled at a step, drafted and kept, decoding steps')
+    latencies = run_tasks(planner)
+
+    print('\n== the same without per-task examples (num_examples 0: the prompt is the '
+          'cached prefix and the task; plan quality is lower, see README)')
+    bare = Planner(dataclasses.replace(config, num_examples=0), backend=backend)
+    bare.load()
+    bare_latencies = run_tasks(bare)
+
+    print('\n== identity: fast decoder vs plain greedy constrained decoding (same prompt,')
+    print('   one token per step, whole vocabulary masked at each)')
     same = 0
     llm = backend._llm
     for task in TASKS:
@@ -172,14 +191,17 @@ def bench_planner(args):
             print(f'DIFFERENT for {task!r}:\n  fast {fast.text!r}\n  ref  {ref.text!r}')
     print(f'identical outputs: {same}/{len(TASKS)}')
     planner.close()
-    return median(latencies), planner
+    return median(latencies), median(bare_latencies), planner
 
 
 def bench_seed(args, catalog, semantic_map):
     """Seed-style: JSON, no grammar, whole prompt evaluated per request."""
     import llama_cpp
-    llm = llama_cpp.Llama(model_path=args.model, n_ctx=4096, n_threads=args.threads,
-                          n_threads_batch=args.threads, verbose=False)
+    from llm_planner.backends.llama_backend import model_params
+    # The same llama.cpp weight layout as the planner: the ratio compares approaches.
+    with model_params(llama_cpp, use_extra_bufts=args.cpu_repack):
+        llm = llama_cpp.Llama(model_path=args.model, n_ctx=4096, n_threads=args.threads,
+                              n_threads_batch=args.threads, verbose=False)
     print('\n== seed-style baseline (JSON, no grammar, prompt evaluated per request)')
     latencies, valid = [], 0
     for task in TASKS:
@@ -256,10 +278,12 @@ def main(argv=None):
     if not os.path.isfile(args.model):
         print(f'no model at {args.model}: run `make model`')
         return 1
-    ours, planner = bench_planner(args)
+    ours, bare, planner = bench_planner(args)
+    args.cpu_repack = planner.config.cpu_repack
     if not args.skip_seed:
         seed = bench_seed(args, planner.catalog, planner.semantic_map)
-        print(f'\nspeed-up (seed-style median / this planner median): {seed / ours:.1f}x')
+        print(f'\nspeed-up (seed-style median / this planner median): {seed / ours:.1f}x; '
+              f'without per-task examples: {seed / bare:.1f}x')
     if not args.skip_node:
         bench_node(args)
     return 0

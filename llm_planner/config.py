@@ -58,6 +58,14 @@ FIELDS = (
     Field('n_ctx', int, 4096, 'Context window, tokens'),
     Field('n_threads', int, 0, 'CPU threads for inference; 0 = all cores'),
     Field('n_gpu_layers', int, 0, 'Layers offloaded to the GPU: 0 on a CPU, -1 = all'),
+    Field('cpu_repack', bool, False,
+          "Backend llama: llama.cpp's repacked weight layout for its AVX2/NEON CPU "
+          'kernels; false = the plain layout (faster prompt evaluation on AVX-512 CPUs)'),
+    Field('decode_batch', int, 16,
+          'Backend llama: most tokens checked in one decoding step (the pending token '
+          'plus a draft: forced text, guesses, prompt lookup); 1 = one token a step; '
+          '0 = the largest size whose logits are bitwise those of one-token steps, '
+          'measured at load'),
     Field('http_url', str, 'http://127.0.0.1:8080', 'Backend http: server base URL'),
     Field('http_model', str, '', 'Backend http: model name ("" = server default)'),
     Field('http_connect_timeout', float, 2.0, 'Backend http: connect timeout, seconds'),
@@ -138,6 +146,8 @@ class PlannerConfig:
     n_ctx: int = 4096
     n_threads: int = 0
     n_gpu_layers: int = 0
+    cpu_repack: bool = False
+    decode_batch: int = 16
     http_url: str = 'http://127.0.0.1:8080'
     http_model: str = ''
     http_connect_timeout: float = 2.0
@@ -215,6 +225,9 @@ class PlannerConfig:
             raise ValueError('http_url is empty (backend http needs a server URL)')
         if self.n_ctx < MIN_N_CTX:
             raise ValueError(f'n_ctx must be at least {MIN_N_CTX}, got {self.n_ctx}')
+        if self.decode_batch < 0:
+            raise ValueError(f'decode_batch must be >= 0 (0 = measured), '
+                             f'got {self.decode_batch}')
         if self.n_threads < 0:
             raise ValueError(f'n_threads must be >= 0 (0 = all cores), got {self.n_threads}')
         if self.n_gpu_layers < -1:

@@ -12,36 +12,44 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 """
-Fast greedy grammar-constrained decoding, with the output of the plain loop.
+Fast greedy grammar-constrained decoding: check-first sampling and drafts.
 
 Plain greedy constrained decoding evaluates one token at a time and, at each
 step, masks the whole vocabulary with the grammar (llama.cpp checks every
 piece of a 152k vocabulary: about 21 ms a token on the demo CPU) before taking
-the argmax. :class:`FastGrammarDecoder` gives the same tokens for less work:
+the argmax. :class:`FastGrammarDecoder` picks the same tokens for less work:
 
 * check-first greedy: the raw argmax is checked alone against the grammar;
   only when the grammar rejects it are the next best candidates checked one by
   one, and only when none of those is admitted is the whole vocabulary masked.
   The pick is the highest-logit admitted token either way (ties go to the
   lowest id, as in llama.cpp's greedy sampler).
-* exact jump-forward: when the grammar forces the next characters (after
-  ``$k = GET_L`` only ``OCATION(location_name:"`` can follow), their canonical
-  tokens are evaluated together with the pending token in one batch, with
-  logits at every position. Each drafted token is kept only if greedy decoding
-  would have picked it there; at the first one it would not, greedy's own pick
-  is taken instead and the rest of the batch is removed from the KV cache. It
-  is speculative decoding with a draft made by the grammar, so the output is
-  the plain loop's output by construction, provided the model computes the
-  same logits for a token whether it is evaluated alone or in a batch.
+* drafts verified in one batch (speculative decoding with drafts that cost
+  no model): jump-forward over the text the grammar forces (after
+  ``$k = GET_L`` only ``OCATION(location_name:"`` can follow), chained with
+  guesses (:mod:`llm_planner.drafting`: the variable a call most likely
+  names, lines looked up in the prompt's examples), cut to what the grammar
+  admits. The draft's canonical tokens are evaluated together with the
+  pending token, with logits at every position; each drafted token is kept
+  only if greedy decoding picks it there. At the first it does not, greedy's
+  own pick is taken and the rest of the batch is removed from the KV cache.
+  The first draft (the answer's start, looked up in the prompt) is evaluated
+  in the prompt's own batch.
 
-That proviso is not free: llama.cpp's CPU kernels switch code paths with the
-batch size (matrix-vector vs. matrix-matrix products, attention without
-flash attention), and on a quantized model any rounding difference grows to
-~0.5 in the logits, enough to flip a near-tie. The decoder therefore measures
-at start-up the largest batch whose logits are bitwise those of one-at-a-time
-evaluation (:meth:`FastGrammarDecoder.measure_exact_batch`) and never batches
-more. On the demo CPU with Qwen2.5 Q4_K_M that is 3 tokens with
-``flash_attn=True`` and 1 (jump-forward off) without it.
+A step costs about as much for 1 token as for a few (reading the weights
+dominates; on a GPU even more so), so every kept draft token saves most of a
+step and a rejected one costs little.
+
+Output. The tokens are greedy's under the logits the model computed, so they
+equal plain one-token-at-a-time decoding when a batch's logits equal those of
+one-token steps. llama.cpp's CPU kernels do not promise that: attention and
+matrix products split the work differently by batch size and thread count,
+and on a quantized model the rounding difference grows to ~0.5 in the logits,
+enough to flip a near-tie. ``max_batch`` chooses: any size (fast; outputs
+checked equal to plain decoding on the benchmark's tasks, see ``make bench``),
+or None to measure at start-up the largest batch whose logits are bitwise
+those of one-token steps (:meth:`FastGrammarDecoder.measure_exact_batch`; 1,
+i.e. no drafts, on the demo CPU with 2 threads).
 
 The llama.cpp grammar sampler stays the judge of what is admissible; the
 Python matcher of :mod:`llm_planner.gbnf_nfa` only proposes drafts. The loop
@@ -57,6 +65,7 @@ from dataclasses import dataclass
 import time
 
 import llama_cpp
+from llm_planner import drafting
 from llm_planner.errors import ErrorCode, PlannerError
 from llm_planner.gbnf_nfa import GrammarMatcher, MANY
 import numpy as np
@@ -65,6 +74,10 @@ import numpy as np
 MAX_CANDIDATES = 16
 # Longest forced text drafted at once, in characters.
 MAX_FORCED_CHARS = 256
+# Pieces (forced text, guesses, lookups) chained into one draft, at most.
+MAX_DRAFT_PARTS = 12
+# Draft text gathered per token of room in the batch (tokens average ~3 characters).
+CHARS_PER_TOKEN = 4
 # Longer vocabulary pieces examined when deciding whether to trim a draft's tail.
 MAX_EXTENSIONS = 256
 # Largest batch (pending token + draft) tried when measuring which sizes are exact.
@@ -223,9 +236,18 @@ class _Session:
         ptr = llama_cpp.llama_get_logits_ith(self.ctx, i)
         return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
 
-    def run(self, tokens, all_logits):
-        """Evaluate ``tokens`` after the cached ones (one llama_decode per n_batch chunk)."""
+    def run(self, tokens, all_logits=False, logits_from=None):
+        """
+        Evaluate ``tokens`` after the cached ones (one llama_decode per n_batch chunk).
+
+        Logits are computed for the last token, and for every token from index
+        ``logits_from`` on (0 when ``all_logits``).
+        """
         llama = self.llama
+        if all_logits:
+            logits_from = 0
+        if logits_from is None:
+            logits_from = len(tokens)
         for start in range(0, len(tokens), self.n_batch):
             chunk = tokens[start:start + self.n_batch]
             n_past = llama.n_tokens
@@ -238,7 +260,7 @@ class _Session:
                 batch.pos[i] = n_past + i
                 batch.n_seq_id[i] = 1
                 batch.seq_id[i][0] = 0
-                batch.logits[i] = all_logits
+                batch.logits[i] = start + i >= logits_from
             batch.logits[len(chunk) - 1] = True
             rc = llama_cpp.llama_decode(self.ctx, batch)
             if rc != 0:
@@ -258,12 +280,12 @@ class _Session:
         self.llama.n_tokens = min(self.llama.n_tokens, n_keep)
         return True
 
-    def start(self, prompt_tokens):
+    def reuse(self, prompt_tokens):
         """
-        Make the KV cache hold ``prompt_tokens`` with the last one's logits ready.
+        Keep the longest cached prefix of ``prompt_tokens`` (not all of it) in the KV cache.
 
-        Reuses the longest common prefix with what is cached; returns the
-        number of prompt tokens evaluated.
+        Returns its length: the tokens from there on are to be evaluated
+        (at least the last one, whose logits are needed).
         """
         if not prompt_tokens:
             raise PlannerError(ErrorCode.INVALID_TASK, 'empty prompt')
@@ -281,7 +303,17 @@ class _Session:
         # Llama.generate must not sample from logits it did not produce.
         if hasattr(llama, '_requires_eval'):
             llama._requires_eval = True
-        self.run(prompt_tokens[keep:], False)
+        return keep
+
+    def start(self, prompt_tokens):
+        """
+        Make the KV cache hold ``prompt_tokens`` with the last one's logits ready.
+
+        Reuses the longest common prefix with what is cached; returns the
+        number of prompt tokens evaluated.
+        """
+        keep = self.reuse(prompt_tokens)
+        self.run(prompt_tokens[keep:])
         return len(prompt_tokens) - keep
 
 
@@ -292,6 +324,7 @@ class _TextTracker:
         self.matcher = matcher
         self.state = matcher.start()
         self.decoder = codecs.getincrementaldecoder('utf-8')()
+        self.text = ''
 
     def feed(self, piece):
         if self.state is None:
@@ -301,16 +334,12 @@ class _TextTracker:
         except UnicodeDecodeError:
             self.state = None
             return
+        self.text += chars
         self.state = self.matcher.advance(self.state, chars)
 
-    def forced(self):
-        """Return (forced text, matcher state after it); ('', None) when nothing is forced."""
-        if self.state is None or self.decoder.getstate()[0]:
-            return '', None
-        text = self.matcher.forced_continuation(self.state, MAX_FORCED_CHARS)
-        if not text:
-            return '', None
-        return text, self.matcher.advance(self.state, text)
+    def at_boundary(self):
+        """Return True when the text is known and ends at a character boundary."""
+        return self.state is not None and not self.decoder.getstate()[0]
 
 
 def _deadline_check(deadline, what):
@@ -320,30 +349,34 @@ def _deadline_check(deadline, what):
 
 class FastGrammarDecoder:
     """
-    Greedy decoding under a GBNF grammar with check-first sampling and exact jump-forward.
+    Greedy decoding under a GBNF grammar with check-first sampling and drafts.
 
     ``decode`` returns the tokens plain greedy grammar-constrained decoding
-    (:func:`plain_greedy_decode`) returns, usually for much less work.
+    (:func:`plain_greedy_decode`) returns when batched logits equal
+    one-token ones (see the module docstring), usually for much less work.
     """
 
     def __init__(self, llama, gbnf_text, jump_forward=True, trim_tail=True,
-                 max_candidates=MAX_CANDIDATES, max_batch=None):
+                 max_candidates=MAX_CANDIDATES, max_batch=None, guess=None, lookup=True):
         """
         Prepare decoding with ``llama`` under the grammar ``gbnf_text``.
 
-        ``jump_forward`` drafts forced text; ``trim_tail`` leaves out of a
-        draft its last token when the vocabulary has longer tokens that
-        continue it past the forced text (greedy then usually picks one of
-        those, and the drafted token would be rolled back); ``max_candidates``
-        is how many top tokens are checked one by one before masking the
-        whole vocabulary. None of these changes the output.
+        ``jump_forward`` drafts (forced text, then guesses); ``guess`` is a
+        function of the text so far returning a guess of what follows ('' for
+        none), e.g. :func:`llm_planner.drafting.plan_guess`; ``lookup`` adds
+        prompt lookup (:func:`llm_planner.drafting.lookup`); ``trim_tail``
+        leaves out of a draft its last token when the vocabulary has longer
+        tokens that continue it (greedy then usually picks one of those, and
+        the drafted token would be rolled back); ``max_candidates`` is how
+        many top tokens are checked one by one before masking the whole
+        vocabulary. None of these changes the output.
 
-        ``max_batch`` caps the tokens evaluated in one jump-forward batch
-        (the pending token plus the draft). None measures it: the largest
-        size whose logits are bitwise those of one-token-at-a-time evaluation
-        (see :meth:`measure_exact_batch`); 1 turns jump-forward off. A larger
-        value than measured is faster but no longer guarantees plain greedy's
-        output: near-ties may go the other way.
+        ``max_batch`` caps the tokens evaluated in one batch (the pending
+        token plus the draft). None measures it: the largest size whose
+        logits are bitwise those of one-token-at-a-time evaluation (see
+        :meth:`measure_exact_batch`); 1 turns drafts off. A larger value than
+        measured is faster but no longer guarantees plain greedy's output:
+        near-ties may go the other way.
         """
         self.llama = llama
         self.gbnf_text = gbnf_text
@@ -352,6 +385,8 @@ class FastGrammarDecoder:
         self.jump_forward = jump_forward and self.session.can_rollback
         self.trim_tail = trim_tail
         self.max_candidates = max_candidates
+        self.guess = guess
+        self.lookup = lookup
         self._grammar = self.session.new_grammar(gbnf_text)
         self._draft_cache = {}
         self._tail_cache = {}
@@ -500,6 +535,53 @@ class FastGrammarDecoder:
                 return True
         return True
 
+    def _admitted(self, state, text):
+        """Return (the longest prefix of ``text`` the grammar admits at ``state``, state after)."""
+        n = 0
+        for ch in text:
+            nxt = self.matcher.advance(state, ch)
+            if nxt is None:
+                break
+            state = nxt
+            n += 1
+        return text[:n], state
+
+    def _cut_at_guess(self, text, more):
+        """Cut looked-up text ``more`` where the guesser has a guess of its own."""
+        for i in range(1, len(more)):
+            if self.guess(text + more[:i]):
+                return more[:i]
+        return more
+
+    def draft_text(self, text, state, corpus, max_chars):
+        """
+        Return (draft text, matcher state after it) for generated ``text`` at ``state``.
+
+        Chains, while there is room: the text the grammar forces, the
+        guesser's guess, else prompt lookup in ``text`` and ``corpus``. Every
+        guess is cut to the part the grammar admits.
+        """
+        draft = ''
+        for _ in range(MAX_DRAFT_PARTS):
+            if len(draft) >= max_chars:
+                break
+            added = self.matcher.forced_continuation(state, MAX_FORCED_CHARS)
+            if added:
+                state = self.matcher.advance(state, added)
+                draft += added
+                continue
+            so_far = text + draft
+            more = self.guess(so_far) if self.guess is not None else ''
+            if not more and self.lookup:
+                more = drafting.lookup(so_far, corpus)
+                if more and self.guess is not None:
+                    more = self._cut_at_guess(so_far, more)
+            more, state = self._admitted(state, more)
+            if not more:
+                break
+            draft += more
+        return draft, state
+
     def plan_draft(self, forced, end_state):
         """Return the draft for forced text ``forced`` (``end_state``: matcher state after it)."""
         toks = self.draft_tokens(forced)
@@ -540,6 +622,49 @@ class FastGrammarDecoder:
 
     # -- decoding -------------------------------------------------------------
 
+    def _draft(self, tracker, corpus, max_new, n_head):
+        """Return the draft tokens to evaluate after ``n_head`` pending tokens ([] for none)."""
+        if not self.jump_forward or not tracker.at_boundary():
+            return []
+        session = self.session
+        room = min(max_new, session.n_ctx - self.llama.n_tokens - n_head,
+                   self.max_batch - n_head, session.n_batch - n_head)
+        if room <= 0:
+            return []
+        text, end_state = self.draft_text(tracker.text, tracker.state, corpus,
+                                          CHARS_PER_TOKEN * room)
+        return self.plan_draft(text, end_state)[:room] if text else []
+
+    def _step(self, head, draft, stats, accept, max_tokens):
+        """
+        Evaluate ``head`` (pending tokens) and ``draft`` in one batch; keep the verified draft.
+
+        Each drafted token is kept only if greedy decoding picks it after the
+        tokens before it; at the first it does not, the rest of the draft is
+        removed from the KV cache and greedy's pick is returned. Returns
+        (next token to accept, or None if the grammar admits none; True when
+        ``max_tokens`` tokens are out).
+        """
+        session = self.session
+        base = self.llama.n_tokens
+        tokens = list(head) + draft
+        session.run(tokens, logits_from=len(head) - 1)
+        # Logits rows are indexed within the last llama_decode chunk.
+        last = len(head) - 1 - (len(tokens) - 1) // session.n_batch * session.n_batch
+        stats.n_batches += 1
+        stats.n_drafted += len(draft)
+        for i, drafted in enumerate(draft):
+            pick = self._pick(session.logits(last + i), stats)
+            if pick != drafted:
+                session.truncate(base + len(head) + i)
+                stats.n_rollbacks += 1
+                return pick, False
+            accept(drafted)
+            stats.n_forced += 1
+        if len(stats.tokens) >= max_tokens:
+            return None, True
+        return self._pick(session.logits(last + len(draft)), stats), False
+
     def decode(self, prompt, max_tokens, deadline=None):
         """
         Decode greedily under the grammar after ``prompt`` (token ids or text).
@@ -557,6 +682,9 @@ class FastGrammarDecoder:
         llama_cpp.llama_sampler_reset(self._grammar)
         tracker = _TextTracker(self.matcher)
         pieces = []
+        corpus = ''
+        if self.jump_forward and self.lookup:
+            corpus = b''.join(map(session.piece, prompt_tokens)).decode('utf-8', 'replace')
 
         def accept(tok):
             llama_cpp.llama_sampler_accept(self._grammar, tok)
@@ -567,11 +695,19 @@ class FastGrammarDecoder:
 
         try:
             _deadline_check(deadline, 'prompt')
-            stats.n_prompt_evaluated = session.start(prompt_tokens)
-            _deadline_check(deadline, 'prompt')
-            tok = self._pick(session.logits(-1), stats) if max_tokens > 0 else None
+            keep = session.reuse(prompt_tokens)
+            head = prompt_tokens[keep:]
+            stats.n_prompt_evaluated = len(head)
             stats.stop_reason = 'length'
-            while max_tokens > 0:
+            if max_tokens <= 0:
+                session.run(head)
+                return stats
+            # The first draft (the answer's start looked up in the prompt) goes
+            # in the prompt's batch.
+            draft = self._draft(tracker, corpus, max_tokens, len(head))
+            tok, done = self._step(head, draft, stats, accept, max_tokens)
+            _deadline_check(deadline, 'prompt')
+            while not done:
                 if tok is None:
                     stats.stop_reason = 'no_admissible_token'
                     break
@@ -585,35 +721,9 @@ class FastGrammarDecoder:
                 if llama.n_tokens + 1 > session.n_ctx:
                     stats.stop_reason = 'context_full'
                     break
-                draft = []
-                if self.jump_forward:
-                    forced, end_state = tracker.forced()
-                    if forced:
-                        room = min(max_tokens - len(stats.tokens),
-                                   session.n_ctx - llama.n_tokens - 1, self.max_batch - 1,
-                                   session.n_batch - 1)
-                        draft = self.plan_draft(forced, end_state)[:room]
+                draft = self._draft(tracker, corpus, max_tokens - len(stats.tokens), 1)
                 _deadline_check(deadline, 'decode')
-                base = llama.n_tokens
-                session.run([tok] + draft, bool(draft))
-                stats.n_batches += 1
-                stats.n_drafted += len(draft)
-                tok = None
-                for i, drafted in enumerate(draft):
-                    pick = self._pick(session.logits(i), stats)
-                    if pick != drafted:
-                        # Greedy goes elsewhere: drop drafted[i:] from the cache
-                        # and carry on from greedy's pick.
-                        session.truncate(base + 1 + i)
-                        stats.n_rollbacks += 1
-                        tok = pick
-                        break
-                    accept(drafted)
-                    stats.n_forced += 1
-                else:
-                    if len(stats.tokens) >= max_tokens:
-                        break
-                    tok = self._pick(session.logits(len(draft)), stats)
+                tok, done = self._step([tok], draft, stats, accept, max_tokens)
         finally:
             if hasattr(llama, '_requires_eval'):
                 llama._requires_eval = True

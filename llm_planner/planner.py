@@ -38,6 +38,7 @@ import unicodedata
 
 from llm_planner.catalog import CatalogError, LOCATION, SkillCatalog, STRING, VALUES_LOCATIONS
 from llm_planner.config import PlannerConfig
+from llm_planner.drafting import plan_guess
 from llm_planner.errors import ErrorCode, PlannerError
 from llm_planner.grammar import build_gbnf, gbnf_literal, MAX_LITERAL, MAX_VAR, rule_name
 from llm_planner.program import format_program, parse_line, parse_program, REFUSAL
@@ -268,7 +269,9 @@ class Planner:
         if not os.path.isfile(path):
             raise PlannerError(ErrorCode.MODEL_UNAVAILABLE, f'model file not found: {path}')
         return LlamaBackend(path, n_ctx=config.n_ctx, n_threads=config.n_threads or None,
-                            n_gpu_layers=config.n_gpu_layers, seed=0, verbose=False)
+                            n_gpu_layers=config.n_gpu_layers, seed=0, verbose=False,
+                            max_batch=config.decode_batch or None, guess=plan_guess,
+                            cpu_repack=config.cpu_repack)
 
     def load_resources(self):
         """Load the catalog, the map, the example bank and the grammar (no model)."""
@@ -386,7 +389,10 @@ class Planner:
                               tokens_generated=state['tokens'], raw_output=state['raw'],
                               details={'calls': state['calls'], 'repairs': state['repairs'],
                                        'tokens_sampled': state.get('tokens_sampled', 0),
-                                       'tokens_forced': state.get('tokens_forced', 0)})
+                                       'tokens_forced': state.get('tokens_forced', 0),
+                                       'decode_steps': state.get('decode_steps', 0),
+                                       'prompt_tokens_evaluated':
+                                           state.get('prompt_tokens_evaluated', 0)})
 
     def _complete(self, prompt, grammar, deadline, state):
         budget = self.config.max_tokens - state['tokens']
@@ -401,6 +407,10 @@ class Planner:
         state['tokens'] += completion.tokens_generated
         state['tokens_sampled'] = state.get('tokens_sampled', 0) + completion.tokens_sampled
         state['tokens_forced'] = state.get('tokens_forced', 0) + completion.tokens_forced
+        for key, value in (('decode_steps', completion.decode_steps),
+                           ('prompt_tokens_evaluated',
+                            completion.tokens_prompt - completion.tokens_cached)):
+            state[key] = state.get(key, 0) + value
         state['calls'] += 1
         if getattr(completion, 'finish_reason', 'stop') == 'length':
             state['raw'] += completion.text

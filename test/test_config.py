@@ -98,6 +98,7 @@ def test_from_dict_converts_and_checks_types():
     ({'n_ctx': 255}, 'n_ctx'),
     ({'n_threads': -1}, 'n_threads'),
     ({'n_gpu_layers': -2}, 'n_gpu_layers'),
+    ({'decode_batch': -1}, 'decode_batch'),
     ({'planning_timeout': -1.0}, 'planning_timeout'),
     ({'planning_timeout': 0.0}, 'planning_timeout'),
     ({'http_connect_timeout': -0.5}, 'http_connect_timeout'),

@@ -31,6 +31,7 @@ import os
 import llama_cpp
 from llm_planner import fast_decode
 from llm_planner.catalog import SkillCatalog
+from llm_planner.drafting import plan_guess
 from llm_planner.errors import ErrorCode, PlannerError
 from llm_planner.fast_decode import FastGrammarDecoder, plain_greedy_decode
 from llm_planner.gbnf_nfa import GrammarMatcher
@@ -135,35 +136,45 @@ def check_output(result, matcher):
 def test_identical_to_plain_greedy(models, grammars, model, strict):
     llama, gbnf = models[model], grammars[strict]
     matcher = GrammarMatcher(gbnf)
-    decoders = [FastGrammarDecoder(llama, gbnf, max_batch=BATCH),
-                FastGrammarDecoder(llama, gbnf, trim_tail=False, max_batch=BATCH),
-                FastGrammarDecoder(llama, gbnf, max_candidates=1, max_batch=3),
-                FastGrammarDecoder(llama, gbnf)]
-    totals = {'forced': 0, 'rollbacks': 0, 'complete': 0, 'checks': 0, 'masks': 0}
+    # Drafts from forced text only, then with prompt lookup and plan guesses.
+    forced_only = [FastGrammarDecoder(llama, gbnf, max_batch=BATCH, lookup=False),
+                   FastGrammarDecoder(llama, gbnf, trim_tail=False, max_batch=BATCH,
+                                      lookup=False)]
+    guessing = [FastGrammarDecoder(llama, gbnf, max_batch=BATCH, guess=plan_guess),
+                FastGrammarDecoder(llama, gbnf, max_batch=BATCH),
+                FastGrammarDecoder(llama, gbnf, max_candidates=1, max_batch=3,
+                                   guess=plan_guess),
+                FastGrammarDecoder(llama, gbnf, guess=plan_guess)]
+    totals = {kind: {'forced': 0, 'rollbacks': 0, 'drafted': 0}
+              for kind in ('forced_only', 'guessing')}
+    complete = 0
     for prompt in PROMPTS:
         plain = plain_greedy_decode(llama, gbnf, prompt, MAX_TOKENS)
         assert kv_consistent(llama)
-        totals['complete'] += check_output(plain, matcher)
-        for decoder in decoders:
-            fast = decoder.decode(prompt, MAX_TOKENS)
-            assert kv_consistent(llama)
-            assert fast.tokens == plain.tokens, prompt
-            assert fast.text == plain.text
-            assert fast.stop_reason == plain.stop_reason
-            check_output(fast, matcher)
-            assert fast.n_full_masks <= plain.n_full_masks
-            totals['forced'] += fast.n_forced
-            totals['rollbacks'] += fast.n_rollbacks
-            totals['checks'] += fast.n_checks
-            totals['masks'] += fast.n_full_masks
-    assert totals['forced'] > 0
-    assert totals['complete'] > 0
+        complete += check_output(plain, matcher)
+        for kind, decoders in (('forced_only', forced_only), ('guessing', guessing)):
+            for decoder in decoders:
+                fast = decoder.decode(prompt, MAX_TOKENS)
+                assert kv_consistent(llama)
+                assert fast.tokens == plain.tokens, prompt
+                assert fast.text == plain.text
+                assert fast.stop_reason == plain.stop_reason
+                check_output(fast, matcher)
+                assert fast.n_full_masks <= plain.n_full_masks
+                totals[kind]['forced'] += fast.n_forced
+                totals[kind]['rollbacks'] += fast.n_rollbacks
+                totals[kind]['drafted'] += fast.n_drafted
+    assert complete > 0
+    assert totals['forced_only']['forced'] > 0
+    # Guesses are drafts beyond the forced text: more is drafted, some is wrong.
+    assert totals['guessing']['drafted'] > totals['forced_only']['drafted']
+    assert totals['guessing']['rollbacks'] > 0
     if model.startswith('bpe'):
         # Token boundaries inside forced text: some drafts are rejected.
-        assert totals['rollbacks'] > 0
+        assert totals['forced_only']['rollbacks'] > 0
     else:
-        # One token per character: the draft is the only admissible spelling.
-        assert totals['rollbacks'] == 0
+        # One token per character: the forced text is the only admissible spelling.
+        assert totals['forced_only']['rollbacks'] == 0
 
 
 def test_fully_forced_grammar_rolls_back(models):

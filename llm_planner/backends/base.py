@@ -41,8 +41,9 @@ class Completion:
     text and ``'length'`` when ``max_tokens`` cut it off. ``tokens_cached`` is
     the number of prompt tokens whose KV cache was reused, when known.
     ``tokens_sampled`` and ``tokens_forced`` split ``tokens_generated`` into
-    tokens chosen at a decoding step and tokens accepted from a jump-forward
-    batch (the text the grammar forces), when the backend knows.
+    tokens chosen at a decoding step and drafted tokens accepted from a
+    batch (text the grammar forces, guesses, prompt lookup); ``decode_steps``
+    counts the model evaluations after the prompt's; when the backend knows.
     """
 
     text: str
@@ -53,6 +54,7 @@ class Completion:
     tokens_cached: int = 0
     tokens_sampled: int = 0
     tokens_forced: int = 0
+    decode_steps: int = 0
 
 
 class Backend:

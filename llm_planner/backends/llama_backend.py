@@ -22,6 +22,7 @@ batches with the deadline checked between them, and generation checks it
 after every token. One lock serializes all use of the model.
 """
 
+import contextlib
 import ctypes
 import math
 import os
@@ -41,6 +42,35 @@ import numpy as np
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 
 
+# Llama() takes its model parameters from llama_model_default_params() and has
+# no argument for use_extra_bufts; cpu_repack=False swaps that function for
+# the time of one construction, under this lock.
+_PARAMS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def model_params(llama_cpp, **fields):
+    """Make Llama() load the model with ``fields`` set in its llama_model_params."""
+    if not fields:
+        yield
+        return
+    module = llama_cpp.llama_cpp
+    with _PARAMS_LOCK:
+        default = module.llama_model_default_params
+
+        def params():
+            p = default()
+            for name, value in fields.items():
+                setattr(p, name, value)
+            return p
+
+        module.llama_model_default_params = params
+        try:
+            yield
+        finally:
+            module.llama_model_default_params = default
+
+
 def default_threads():
     """Return the number of CPUs this process may run on."""
     try:
@@ -55,7 +85,8 @@ class LlamaBackend(Backend):
     name = 'llama.cpp'
 
     def __init__(self, model_path, n_ctx=2048, n_threads=None, n_gpu_layers=0, seed=0,
-                 verbose=False, n_batch=512, flash_attn=True, fast_decode=True):
+                 verbose=False, n_batch=512, flash_attn=True, fast_decode=True,
+                 max_batch=None, guess=None, cpu_repack=False):
         """
         Configure the backend; ``load()`` reads the model.
 
@@ -77,6 +108,9 @@ class LlamaBackend(Backend):
         self.n_batch = n_batch
         self.flash_attn = flash_attn
         self.fast_decode = fast_decode
+        self.max_batch = max_batch
+        self.cpu_repack = cpu_repack
+        self.guess = guess
         self._decoders = {}  # grammar text -> FastGrammarDecoder
         self.load_seconds = None
         self._lock = threading.Lock()
@@ -100,18 +134,24 @@ class LlamaBackend(Backend):
                 raise PlannerError(ErrorCode.MODEL_UNAVAILABLE,
                                    f'llama-cpp-python is not installed: {e}') from None
             start = time.monotonic()
+            # llama.cpp repacks quantized CPU weights for its AVX2/NEON matrix
+            # kernels; on AVX-512 CPUs the plain layout was measured faster.
+            fields = {} if self.cpu_repack else {'use_extra_bufts': False}
+            if 'use_extra_bufts' not in dict(llama_cpp.llama_model_params._fields_):
+                fields = {}
             try:
-                llm = llama_cpp.Llama(
-                    model_path=self.model_path,
-                    n_ctx=self.n_ctx,
-                    n_batch=min(self.n_batch, self.n_ctx) if self.n_ctx else self.n_batch,
-                    n_threads=self.n_threads,
-                    n_threads_batch=self.n_threads,
-                    n_gpu_layers=self.n_gpu_layers,
-                    seed=self.seed,
-                    verbose=self.verbose,
-                    flash_attn=self.flash_attn,
-                )
+                with model_params(llama_cpp, **fields):
+                    llm = llama_cpp.Llama(
+                        model_path=self.model_path,
+                        n_ctx=self.n_ctx,
+                        n_batch=min(self.n_batch, self.n_ctx) if self.n_ctx else self.n_batch,
+                        n_threads=self.n_threads,
+                        n_threads_batch=self.n_threads,
+                        n_gpu_layers=self.n_gpu_layers,
+                        seed=self.seed,
+                        verbose=self.verbose,
+                        flash_attn=self.flash_attn,
+                    )
             except (ValueError, RuntimeError, OSError) as e:
                 raise PlannerError(
                     ErrorCode.MODEL_UNAVAILABLE,
@@ -190,6 +230,8 @@ class LlamaBackend(Backend):
             'n_gpu_layers': self.n_gpu_layers,
             'seed': self.seed,
             'load_seconds': self.load_seconds,
+            'cpu_repack': self.cpu_repack,
+            'decode_batch': self.max_batch or 0,
         }
         llm, llama_cpp = self._llm, self._llama_cpp
         if llm is not None:
@@ -264,7 +306,8 @@ class LlamaBackend(Backend):
         if decoder is None:
             from llm_planner.fast_decode import FastGrammarDecoder
             self._llama_cpp.llama_sampler_free(self._grammar_sampler(grammar))  # validates
-            decoder = FastGrammarDecoder(self._require_loaded(), grammar)
+            decoder = FastGrammarDecoder(self._require_loaded(), grammar,
+                                         max_batch=self.max_batch, guess=self.guess)
             self._decoders[grammar] = decoder
         return decoder
 
@@ -288,6 +331,7 @@ class LlamaBackend(Backend):
             tokens_cached=len(tokens) - result.n_prompt_evaluated,
             tokens_sampled=result.n_sampled,
             tokens_forced=result.n_forced,
+            decode_steps=max(0, result.n_batches - 1),
         )
 
     def _decode(self, sampler, max_tokens, deadline):
