@@ -55,7 +55,7 @@ FIELDS = (
           '(an OpenAI-compatible server)'),
     Field('model_path', str, 'models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf',
           'GGUF model file (backend llama); relative to the working directory'),
-    Field('n_ctx', int, 4096, 'Context window, tokens'),
+    Field('n_ctx', int, 8192, 'Context window, tokens'),
     Field('n_threads', int, 0, 'CPU threads for inference; 0 = all cores'),
     Field('n_gpu_layers', int, 0, 'Layers offloaded to the GPU: 0 on a CPU, -1 = all'),
     Field('cpu_repack', bool, False,
@@ -78,6 +78,9 @@ FIELDS = (
           'Few-shot example bank; relative to the config directory'),
     Field('num_examples', int, 6,
           'Few-shot examples put in the prompt, the ones most similar to the task'),
+    Field('cache_examples', bool, True,
+          'Backend llama: evaluate every bank example once at load and reuse its KV '
+          'cache, instead of evaluating the chosen examples for each task'),
     Field('max_steps', int, 16, 'Longest plan accepted, in steps'),
     Field('max_task_chars', int, 500, 'Longest task accepted, in characters'),
     Field('max_tokens', int, 256, 'Most tokens the model may generate for one plan'),
@@ -143,7 +146,7 @@ class PlannerConfig:
 
     backend: str = 'llama'
     model_path: str = 'models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf'
-    n_ctx: int = 4096
+    n_ctx: int = 8192
     n_threads: int = 0
     n_gpu_layers: int = 0
     cpu_repack: bool = False
@@ -156,6 +159,7 @@ class PlannerConfig:
     locations_file: str = 'locations.yaml'
     examples_file: str = 'examples.yaml'
     num_examples: int = 6
+    cache_examples: bool = True
     max_steps: int = 16
     max_task_chars: int = 500
     max_tokens: int = 256

@@ -26,9 +26,9 @@ batch's extra tokens. Two sources, both plain text functions:
   ``GO(to:$`` line after a GET_LOCATION line, ``GRAB(where:$`` after a SEARCH).
 * :func:`plan_guess`, what the plan language makes likely: a text argument of
   a call that stores its result is the variable's name (``$kitchen =
-  GET_LOCATION(location_name:"`` -> ``kitchen``), and a ``$variable``
+  GET_LOCATION(location_name:"`` -> ``kitchen"``), and a ``$variable``
   argument is the variable stored last and not used yet (``GO(to:$`` ->
-  ``kitchen``).
+  ``kitchen)``).
 """
 
 import re
@@ -43,42 +43,54 @@ _ASSIGNED = re.compile(r'^\$(\w+) = ', re.MULTILINE)
 _USED = re.compile(r'\w+:\$(\w+)')
 
 
-def lookup(text, corpus, max_chars=MAX_LOOKUP, min_chars=MIN_LOOKUP):
+def lookups(text, corpus, max_chars=MAX_LOOKUP, min_chars=MIN_LOOKUP):
     """
-    Return what followed the longest end of ``corpus + text`` found earlier in it.
+    Yield what followed each earlier occurrence of an end of ``corpus + text``.
 
-    ``corpus`` is the prompt and ``text`` what the model wrote after it. The
-    continuation runs to the end of its line (newline included); the latest
-    occurrence wins (the output itself, then the examples nearest the task).
-    Returns '' when no end of at least ``min_chars`` characters occurs
-    earlier with something after it.
+    ``corpus`` is the prompt and ``text`` what the model wrote after it.
+    Longest ends first, and for each the latest occurrence first (the
+    output itself, then the examples nearest the task); each continuation
+    runs to the end of its line (newline included). Ends shorter than
+    ``min_chars`` characters are not looked up.
     """
     whole = corpus + text
+    seen = set()
     for n in range(min(max_chars, len(whole) - 1), min_chars - 1, -1):
-        i = whole.rfind(whole[-n:], 0, len(whole) - 1)
-        if i < 0:
-            continue
-        start = i + n
-        stop = whole.find('\n', start)
-        stop = len(whole) if stop < 0 else stop + 1
-        return whole[start:stop]
-    return ''
+        tail = whole[-n:]
+        end = len(whole) - 1
+        while True:
+            i = whole.rfind(tail, 0, end)
+            if i < 0:
+                break
+            start = i + n
+            stop = whole.find('\n', start)
+            stop = len(whole) if stop < 0 else stop + 1
+            more = whole[start:stop]
+            if more not in seen:
+                seen.add(more)
+                yield more
+            end = i + n - 1
+
+
+def lookup(text, corpus, max_chars=MAX_LOOKUP, min_chars=MIN_LOOKUP):
+    """Return the first of :func:`lookups` ('' when there is none)."""
+    return next(lookups(text, corpus, max_chars, min_chars), '')
 
 
 def plan_guess(text):
     """
     Return a likely continuation of plan text ``text`` ('' when there is none).
 
-    Only the current line matters: after ``$name = SKILL(arg:"`` the guess
-    is ``name`` (the place or object the variable is named after); after an
-    ``arg:$`` the variable assigned last that no call has used yet (else the
-    one assigned last).
+    After ``$name = SKILL(arg:"`` the guess is ``name"`` (the place or
+    object the variable is named after); after an ``arg:$`` it is the
+    variable assigned last that no call has used yet (else the one assigned
+    last) and ``)``. The decoder keeps the part the grammar admits.
     """
     line_start = text.rfind('\n') + 1
     line = text[line_start:]
     m = _ASSIGN_STRING.match(line)
     if m:
-        return m.group(1)
+        return m.group(1) + '"'
     if _VAR_ARG.search(line):
         done = text[:line_start]
         assigned = _ASSIGNED.findall(done)
@@ -87,9 +99,9 @@ def plan_guess(text):
         used = set(_USED.findall(text))
         for name in reversed(assigned):
             if name not in used:
-                return name
-        return assigned[-1]
+                return name + ')'
+        return assigned[-1] + ')'
     return ''
 
 
-__all__ = ['lookup', 'plan_guess']
+__all__ = ['lookup', 'lookups', 'plan_guess']

@@ -62,6 +62,7 @@ import bisect
 import codecs
 import ctypes
 from dataclasses import dataclass
+import itertools
 import time
 
 import llama_cpp
@@ -76,6 +77,10 @@ MAX_CANDIDATES = 16
 MAX_FORCED_CHARS = 256
 # Pieces (forced text, guesses, lookups) chained into one draft, at most.
 MAX_DRAFT_PARTS = 12
+# Looked-up lines tried for one draft part, at most.
+MAX_LOOKUP_TRIES = 8
+# Admissible next characters from which a position counts as an open field.
+OPEN_FIELD_CHARS = 10
 # Draft text gathered per token of room in the batch (tokens average ~3 characters).
 CHARS_PER_TOKEN = 4
 # Longer vocabulary pieces examined when deciding whether to trim a draft's tail.
@@ -535,10 +540,27 @@ class FastGrammarDecoder:
                 return True
         return True
 
-    def _admitted(self, state, text):
-        """Return (the longest prefix of ``text`` the grammar admits at ``state``, state after)."""
-        n = 0
+    def _is_open(self, state):
+        """Return True when the grammar admits many characters next (a name, a text)."""
+        allowed = self.matcher.allowed(state)
+        return allowed == MANY or len(allowed) >= OPEN_FIELD_CHARS
+
+    def _admitted(self, state, text, open_stop=None):
+        """
+        Return (the longest prefix of ``text`` the grammar admits at ``state``, state after).
+
+        With ``open_stop`` (the character before ``text``, '' for none), the
+        prefix also ends where an open field starts: a word begins where the
+        grammar admits many characters (a variable name, a text value). What
+        the model writes there is its choice, which a looked-up line rarely
+        guesses: drafting past it mostly wastes the batch.
+        """
+        n, prev = 0, open_stop
         for ch in text:
+            if (open_stop is not None and not (prev.isalnum() or prev == '_')
+                    and self._is_open(state)):
+                break
+            prev = ch
             nxt = self.matcher.advance(state, ch)
             if nxt is None:
                 break
@@ -572,11 +594,20 @@ class FastGrammarDecoder:
                 continue
             so_far = text + draft
             more = self.guess(so_far) if self.guess is not None else ''
-            if not more and self.lookup:
-                more = drafting.lookup(so_far, corpus)
-                if more and self.guess is not None:
-                    more = self._cut_at_guess(so_far, more)
-            more, state = self._admitted(state, more)
+            if more:
+                more, state = self._admitted(state, more)
+            elif self.lookup:
+                # The first looked-up line the grammar admits a part of.
+                more = ''
+                candidates = itertools.islice(drafting.lookups(so_far, corpus),
+                                              MAX_LOOKUP_TRIES)
+                for line in candidates:
+                    if self.guess is not None:
+                        line = self._cut_at_guess(so_far, line)
+                    line, after = self._admitted(state, line, open_stop=so_far[-1:])
+                    if line:
+                        more, state = line, after
+                        break
             if not more:
                 break
             draft += more
@@ -594,7 +625,8 @@ class FastGrammarDecoder:
         if trim is None:
             trim = self._extends(self.session.piece(toks[-1]), end_state)
             self._tail_cache[key] = trim
-        return toks[:-1] if trim else toks
+        # A one-token draft is kept: dropping it would cost a whole step.
+        return toks[:-1] if trim and len(toks) > 1 else toks
 
     # -- picking --------------------------------------------------------------
 

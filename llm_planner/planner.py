@@ -48,6 +48,8 @@ from llm_planner.validator import validate
 
 # Tokens for the second look at a refusal (the place is on the first lines).
 SECOND_LOOK_TOKENS = 48
+# Context kept free besides the prompt prefix, cached examples, task and plan (tokens).
+CONTEXT_MARGIN = 128
 
 # Whitespace folded to a plain space in a task; any other control character
 # (C0, C1, DEL), a lone surrogate or a bidirectional override refuses it.
@@ -271,7 +273,10 @@ class Planner:
         return LlamaBackend(path, n_ctx=config.n_ctx, n_threads=config.n_threads or None,
                             n_gpu_layers=config.n_gpu_layers, seed=0, verbose=False,
                             max_batch=config.decode_batch or None, guess=plan_guess,
-                            cpu_repack=config.cpu_repack)
+                            cpu_repack=config.cpu_repack,
+                            max_segments=(len(self.prompt_builder.pool)
+                                          if config.cache_examples and config.num_examples
+                                          else 0))
 
     def load_resources(self):
         """Load the catalog, the map, the example bank and the grammar (no model)."""
@@ -308,7 +313,16 @@ class Planner:
             try:
                 self._backend.load()
                 self.prefix = self.prompt_builder.prefix(self._backend)
-                self._backend.warm(self.prefix)
+                if (self.config.cache_examples and self.config.num_examples
+                        and getattr(self._backend, 'max_segments', 0)):
+                    # Backends that cache the examples' KV (LlamaBackend).
+                    reserve = (self.config.max_tokens + self.config.max_task_chars
+                               + CONTEXT_MARGIN)
+                    self._backend.warm(self.prefix,
+                                       segments=self.prompt_builder.segments(self._backend),
+                                       reserve=reserve)
+                else:
+                    self._backend.warm(self.prefix)
                 prepare = getattr(self._backend, 'prepare', None)
                 if prepare is not None:  # make the fast decoder now, not on the first task
                     prepare(self.grammar)

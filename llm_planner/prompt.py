@@ -444,6 +444,30 @@ class PromptBuilder:
         """Return the fixed part of every prompt, rendered for ``backend``."""
         return self._prefix_and_mode(backend)[0]
 
+    def segments(self, backend=None):
+        """
+        Return the text each pool example has in a prompt, right after the prefix.
+
+        A prompt is the prefix, the segments of its chosen examples in
+        order, then the task's own text; a backend may cache the segments'
+        KV (:mod:`llm_planner.segment_cache`). [] when the rendering does not
+        split that way.
+        """
+        prefix, templated = self._prefix_and_mode(backend)
+        fixed = self.fixed_messages()
+        out = []
+        for e in self.pool:
+            turns = fixed + [{'role': USER, 'content': e.task},
+                             {'role': ASSISTANT, 'content': self.answer.render(e.program)}]
+            a, b = (self._render(turns + [{'role': USER, 'content': x}], backend)
+                    if templated else chatml(turns + [{'role': USER, 'content': x}])
+                    for x in ('A', 'B'))
+            text = _common_prefix(a, b)
+            if not text.startswith(prefix) or len(text) == len(prefix):
+                return []
+            out.append(text[len(prefix):])
+        return out
+
     def build(self, task, backend=None):
         """Return the whole prompt for ``task``; it starts with :meth:`prefix`."""
         prefix, templated = self._prefix_and_mode(backend)

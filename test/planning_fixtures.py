@@ -68,8 +68,10 @@ TASKS = [
     'Fetch the laptop and bring it back',
 ]
 
+# cache_examples off: the byte-vocabulary model spells the example bank in
+# ~19k tokens; test_segment_cache.py and the node tests cover caching.
 TINY = {'n_ctx': 8192, 'num_examples': 2, 'max_tokens': 1024, 'max_steps': 4,
-        'n_threads': 1, 'planning_timeout': 60.0}
+        'n_threads': 1, 'planning_timeout': 60.0, 'cache_examples': False}
 
 
 def make_tiny_config(model_path, **changes):

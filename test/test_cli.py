@@ -33,6 +33,7 @@ def tiny_config_file(tmp_path_factory):
     config = os.path.join(REPO, 'config')
     params = {'n_ctx': 8192, 'n_threads': 1, 'num_examples': 2, 'max_tokens': 1024,
               'max_steps': 4, 'planning_timeout': 60.0, 'autostart': True,
+              'cache_examples': False,
               'skills_file': os.path.join(config, 'skills.yaml'),
               'locations_file': os.path.join(config, 'locations.yaml'),
               'examples_file': os.path.join(config, 'examples.yaml')}

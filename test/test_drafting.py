@@ -50,18 +50,18 @@ def test_lookup_without_match(text):
 
 
 @pytest.mark.parametrize('text, guess', [
-    ('OK\n$kitchen = GET_LOCATION(location_name:"', 'kitchen'),
-    ('OK\n$living_room = GET_LOCATION(location_name:"', 'living_room'),
-    ('OK\n$a = GET_LOCATION(location_name:"a")\nGO(to:$', 'a'),
+    ('OK\n$kitchen = GET_LOCATION(location_name:"', 'kitchen"'),
+    ('OK\n$living_room = GET_LOCATION(location_name:"', 'living_room"'),
+    ('OK\n$a = GET_LOCATION(location_name:"a")\nGO(to:$', 'a)'),
     ('OK\n$a = GET_LOCATION(location_name:"a")\nGO(to:$a)\n$b = SEARCH(object_name:"b")\n'
-     'GRAB(where:$', 'b'),
+     'GRAB(where:$', 'b)'),
     # Every variable used: the last one assigned.
     ('$s = GET_CURRENT_LOCATION()\n$a = GET_LOCATION(location_name:"a")\nGO(to:$a)\n'
-     'GO(to:$', 's'),
-    ('$a = GET_LOCATION(location_name:"a")\nGO(to:$a)\nGO(to:$', 'a'),
+     'GO(to:$', 's)'),
+    ('$a = GET_LOCATION(location_name:"a")\nGO(to:$a)\nGO(to:$', 'a)'),
     # Later arguments of a call.
-    ('$p = PLACE(what:"x", name:"', 'p'),
-    ('$a = GET_LOCATION(location_name:"a")\nPUT(what:"cup", where:$', 'a'),
+    ('$p = PLACE(what:"x", name:"', 'p"'),
+    ('$a = GET_LOCATION(location_name:"a")\nPUT(what:"cup", where:$', 'a)'),
 ])
 def test_plan_guess(text, guess):
     assert plan_guess(text) == guess

@@ -341,11 +341,15 @@ def test_multichar_draft_is_canonical(models, grammars):
     assert len(toks) == 1
     assert toks == llama.tokenize(b'location_name:"', add_bos=False)
     # The tail ``)`` of a draft is trimmed where the vocabulary has ``)\n``
-    # and a newline may follow; ``to:$`` is kept (no piece continues it).
+    # and a newline may follow, unless it is the whole draft (dropping it
+    # would cost a step); ``to:$`` is kept (no piece continues it).
     trimming = FastGrammarDecoder(llama, grammars[False])
     matcher = trimming.matcher
     state = matcher.advance(matcher.start(), 'GET_CURRENT_LOCATION()')
-    assert trimming.plan_draft(')', state) == []
+    tail = trimming.draft_tokens('ION)')
+    assert len(tail) > 1
+    assert trimming.plan_draft('ION)', state) == tail[:-1]
+    assert trimming.plan_draft(')', state) == trimming.draft_tokens(')')
     state = matcher.advance(matcher.start(), 'GO(to:$')
     assert trimming.plan_draft('(to:$', state) == trimming.draft_tokens('(to:$')
 

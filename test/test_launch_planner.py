@@ -58,10 +58,11 @@ def generate_test_description():
     write_tiny_gguf(MODEL)
     share = get_package_share_directory('llm_planner')
     # The package's parameters file, with the one change the tiny model needs:
-    # its vocabulary is bytes, so the prompt takes ~4x the tokens.
+    # its vocabulary is bytes, so the prompt and the cached examples take ~4x
+    # the tokens.
     with open(os.path.join(share, 'config', 'planner.yaml')) as f:
         params = yaml.safe_load(f)
-    params['llm_planner']['ros__parameters']['n_ctx'] = 8192
+    params['llm_planner']['ros__parameters']['n_ctx'] = 32768
     with open(PARAMS, 'w') as f:
         yaml.safe_dump(params, f)
     planner = IncludeLaunchDescription(

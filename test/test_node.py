@@ -50,7 +50,8 @@ PARAMS_FILE = ROOT / 'config' / 'planner.yaml'
 PLANNING_CODES = {ErrorCode.UNKNOWN_LOCATION, ErrorCode.UNSUPPORTED_TASK,
                   ErrorCode.INVALID_PLAN, ErrorCode.TIMEOUT}
 # The tiny byte-level model needs a larger context than the shipped 4096.
-TINY_PARAMS = ['n_ctx:=8192', 'num_examples:=1', 'max_tokens:=512', 'planning_timeout:=60.0']
+# n_ctx: the byte-vocabulary model spells the cached example bank in ~19k tokens.
+TINY_PARAMS = ['n_ctx:=32768', 'num_examples:=1', 'max_tokens:=512', 'planning_timeout:=60.0']
 PATROL = {'name': 'PATROL', 'description': 'Drive to the patrol point and back'}
 NAVIGATE_RUN = {
     'kind': 'action', 'type': 'llm_planner_interfaces/action/Navigate',

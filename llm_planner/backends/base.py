@@ -66,8 +66,14 @@ class Backend:
         """Make the model ready; raise PlannerError(MODEL_UNAVAILABLE) if it cannot be."""
         raise NotImplementedError
 
-    def warm(self, prefix_text):
-        """Evaluate a fixed prompt prefix once so later requests reuse its KV cache."""
+    def warm(self, prefix_text, segments=(), reserve=0):
+        """
+        Evaluate a fixed prompt prefix once so later requests reuse its KV cache.
+
+        ``segments``: texts prompts may have right after the prefix, in any
+        choice and order, that a backend may also cache (``reserve``: tokens
+        a request needs besides them); a backend may ignore both.
+        """
 
     def complete(self, prompt, grammar, max_tokens, deadline=None):
         """

@@ -79,7 +79,7 @@ class HttpBackend(Backend):
             self.model = models[0] if models else None
         self._loaded = True
 
-    def warm(self, prefix_text):
+    def warm(self, prefix_text, segments=(), reserve=0):
         """Ask for one token after ``prefix_text`` so the server caches the prefix."""
         self.complete(prefix_text, '', 1)
 

@@ -49,26 +49,37 @@ _PARAMS_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
-def model_params(llama_cpp, **fields):
-    """Make Llama() load the model with ``fields`` set in its llama_model_params."""
-    if not fields:
+def model_params(llama_cpp, context=None, **fields):
+    """
+    Make Llama() load the model with ``fields`` set in its llama_model_params.
+
+    ``context`` (a dict) likewise sets fields of its llama_context_params.
+    """
+    swaps = [(name, values) for name, values in (('llama_model_default_params', fields),
+                                                 ('llama_context_default_params', context))
+             if values]
+    if not swaps:
         yield
         return
     module = llama_cpp.llama_cpp
     with _PARAMS_LOCK:
-        default = module.llama_model_default_params
+        saved = {name: getattr(module, name) for name, _ in swaps}
 
-        def params():
-            p = default()
-            for name, value in fields.items():
-                setattr(p, name, value)
-            return p
+        def defaults(name, values):
+            def params():
+                p = saved[name]()
+                for field, value in values.items():
+                    setattr(p, field, value)
+                return p
+            return params
 
-        module.llama_model_default_params = params
+        for name, values in swaps:
+            setattr(module, name, defaults(name, values))
         try:
             yield
         finally:
-            module.llama_model_default_params = default
+            for name, function in saved.items():
+                setattr(module, name, function)
 
 
 def default_threads():
@@ -86,7 +97,7 @@ class LlamaBackend(Backend):
 
     def __init__(self, model_path, n_ctx=2048, n_threads=None, n_gpu_layers=0, seed=0,
                  verbose=False, n_batch=512, flash_attn=True, fast_decode=True,
-                 max_batch=None, guess=None, cpu_repack=False):
+                 max_batch=None, guess=None, cpu_repack=False, max_segments=0):
         """
         Configure the backend; ``load()`` reads the model.
 
@@ -110,6 +121,8 @@ class LlamaBackend(Backend):
         self.fast_decode = fast_decode
         self.max_batch = max_batch
         self.cpu_repack = cpu_repack
+        self.max_segments = max(0, int(max_segments))
+        self._segments = None  # SegmentCache, made by warm()
         self.guess = guess
         self._decoders = {}  # grammar text -> FastGrammarDecoder
         self.load_seconds = None
@@ -139,8 +152,14 @@ class LlamaBackend(Backend):
             fields = {} if self.cpu_repack else {'use_extra_bufts': False}
             if 'use_extra_bufts' not in dict(llama_cpp.llama_model_params._fields_):
                 fields = {}
+            context = {}
+            if self.max_segments:
+                # One sequence per cached segment, all in one KV cache sharing the prefix.
+                context = {'n_seq_max': min(self.max_segments + 1,
+                                            llama_cpp.llama_max_parallel_sequences()),
+                           'kv_unified': True}
             try:
-                with model_params(llama_cpp, **fields):
+                with model_params(llama_cpp, context=context, **fields):
                     llm = llama_cpp.Llama(
                         model_path=self.model_path,
                         n_ctx=self.n_ctx,
@@ -174,6 +193,9 @@ class LlamaBackend(Backend):
             for decoder in (self._decoders or {}).values():
                 decoder.close()
             self._decoders = {}
+            if self._segments is not None:
+                self._segments.close()
+                self._segments = None
             if llm is not None:
                 llm.close()
 
@@ -184,8 +206,16 @@ class LlamaBackend(Backend):
 
     # -- requests ---------------------------------------------------------
 
-    def warm(self, prefix_text):
-        """Evaluate ``prefix_text`` into the KV cache so requests starting with it reuse it."""
+    def warm(self, prefix_text, segments=(), reserve=0):
+        """
+        Evaluate ``prefix_text`` into the KV cache so requests starting with it reuse it.
+
+        ``segments`` are texts that prompts may have right after the prefix,
+        in any choice and order (the few-shot examples): with
+        ``max_segments`` set, each is evaluated once here and reused (see
+        :mod:`llm_planner.segment_cache`). ``reserve`` is the context a
+        request needs besides them; MODEL_UNAVAILABLE when it does not fit.
+        """
         with self._lock:
             llm = self._require_loaded()
             tokens = self._tokenize(prefix_text)
@@ -193,8 +223,30 @@ class LlamaBackend(Backend):
                 raise PlannerError(ErrorCode.INVALID_TASK,
                                    f'prompt prefix of {len(tokens)} tokens does not fit '
                                    f'the context of {llm.n_ctx()} tokens')
+            if self._segments is not None:
+                self._segments.unplace()
             self._eval_prompt(tokens, None)
             self._prefix_tokens = len(tokens)
+            segments = list(segments)[:self.max_segments]
+            if not segments:
+                return
+            # Each segment's tokens as they come after the prefix (a tokenizer
+            # may treat the start of a text differently); one that does not
+            # split off the prefix cleanly is not cached.
+            seg_tokens = []
+            for text in segments:
+                both = self._tokenize(prefix_text + text)
+                seg_tokens.append(both[len(tokens):] if both[:len(tokens)] == tokens else [])
+            need = len(tokens) + sum(map(len, seg_tokens)) + reserve
+            if need > llm.n_ctx():
+                raise PlannerError(ErrorCode.MODEL_UNAVAILABLE,
+                                   f'n_ctx {llm.n_ctx()} is too small to cache the '
+                                   f'{len(segments)} examples: {need} tokens needed (raise '
+                                   f'n_ctx or turn cache_examples off)')
+            from llm_planner.segment_cache import SegmentCache
+            if self._segments is None:
+                self._segments = SegmentCache(llm, llm.n_batch)
+            self._segments.build(tokens, seg_tokens)
 
     def complete(self, prompt, grammar, max_tokens, deadline=None):
         """Decode greedily from ``prompt`` under ``grammar``; see ``Backend.complete``."""
@@ -232,6 +284,7 @@ class LlamaBackend(Backend):
             'load_seconds': self.load_seconds,
             'cpu_repack': self.cpu_repack,
             'decode_batch': self.max_batch or 0,
+            'cached_segments': len(self._segments.segments) if self._segments else 0,
         }
         llm, llama_cpp = self._llm, self._llama_cpp
         if llm is not None:
@@ -274,6 +327,8 @@ class LlamaBackend(Backend):
                                f'prompt of {len(tokens)} tokens does not fit the context of '
                                f'{n_ctx} tokens')
         max_tokens = max(1, min(int(max_tokens), n_ctx - len(tokens)))
+        if self._segments is not None:
+            self._segments.place(tokens)
         if grammar and self.fast_decode:
             return self._fast_complete(tokens, grammar, max_tokens, deadline, start)
         sampler = self._grammar_sampler(grammar)
@@ -423,7 +478,7 @@ class LlamaBackend(Backend):
         if common == len(tokens) == llm.n_tokens:
             return common
         common = min(common, len(tokens) - 1)
-        if common < llm.n_tokens and not llm._ctx.kv_cache_seq_rm(-1, common, -1):
+        if common < llm.n_tokens and not llm._ctx.kv_cache_seq_rm(0, common, -1):
             common = 0  # partial KV removal unsupported (recurrent models)
         llm.n_tokens = common
         step = llm.n_batch

@@ -1,0 +1,186 @@
+# Copyright 2026 llm_planner developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""
+KV cache of prompt segments that follow a fixed prefix in any choice and order.
+
+The planning prompt is a fixed prefix, then the few-shot examples most like
+the task, then the task. Evaluating the examples costs more than decoding the
+plan on a CPU (~300 tokens, ~1.5 s on the demo CPU). :class:`SegmentCache`
+evaluates every example of the bank once, at load, each in its own llama.cpp
+sequence right after the prefix (the prefix's cells are shared by all
+sequences of a unified KV cache). For a prompt, it finds which segments
+follow the prefix, moves each to its place with ``llama_memory_seq_add``
+(llama.cpp re-rotates their keys: RoPE is relative) and lends it to sequence
+0 with ``llama_memory_seq_cp`` (no copy: the cells get one more sequence id).
+Only the task is then evaluated.
+
+What changes: a cached example attends to the prefix but not to the examples
+placed before it in this prompt (each was evaluated alone). The plan is the
+model's greedy answer to that slightly different context; ``make eval``
+measures the plan quality with it. Keys re-rotated many times gather f16
+rounding, so a segment is evaluated afresh after ``max_moves`` moves.
+
+Sequence 0 keeps the layout ``llama_cpp.Llama`` and the decoder expect:
+``n_tokens`` / ``input_ids`` describe its cells, positions 0..n_tokens-1.
+"""
+
+import llama_cpp
+
+# Moves of a segment (key re-rotations) before it is evaluated again.
+MAX_MOVES = 32
+
+
+class SegmentCache:
+    """The KV of a bank of segments, each in its own sequence after a shared prefix."""
+
+    def __init__(self, llama, n_batch, max_moves=MAX_MOVES):
+        """Work on ``llama``, whose context has a unified KV cache with enough sequences."""
+        self.llama = llama
+        self.ctx = llama.ctx
+        self.memory = llama_cpp.llama_get_memory(self.ctx)
+        self.n_batch = n_batch
+        self.max_moves = max_moves
+        self.prefix = []
+        self.segments = []  # token lists; segment i lives in sequence i + 1
+        self._start = []  # current position of each segment's first token
+        self._moves = []
+        self._by_first = {}  # first token -> segment indices
+        self._batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
+        self.placed = []  # segment indices lent to sequence 0, in order
+
+    def close(self):
+        """Free the batch."""
+        if getattr(self, '_batch', None) is not None:
+            llama_cpp.llama_batch_free(self._batch)
+            self._batch = None
+
+    def __del__(self):  # noqa: D105
+        self.close()
+
+    def _eval(self, tokens, seq, pos):
+        """Evaluate ``tokens`` in sequence ``seq`` from position ``pos`` (no logits kept)."""
+        for start in range(0, len(tokens), self.n_batch):
+            chunk = tokens[start:start + self.n_batch]
+            batch = self._batch
+            batch.n_tokens = len(chunk)
+            for i, tok in enumerate(chunk):
+                batch.token[i] = tok
+                batch.pos[i] = pos + start + i
+                batch.n_seq_id[i] = 1
+                batch.seq_id[i][0] = seq
+                batch.logits[i] = False
+            batch.logits[len(chunk) - 1] = True
+            rc = llama_cpp.llama_decode(self.ctx, batch)
+            if rc != 0:
+                raise RuntimeError(f'llama_decode failed ({rc}) while caching a segment')
+
+    def build(self, prefix, segments):
+        """
+        Evaluate each of ``segments`` (token lists) after ``prefix`` (already in sequence 0).
+
+        The cells of ``prefix`` (positions 0..len-1 of sequence 0) are shared
+        with every segment's sequence. Returns the tokens evaluated.
+        """
+        llama = self.llama
+        n = len(prefix)
+        if list(llama.input_ids[:n]) != list(prefix) or llama.n_tokens < n:
+            raise ValueError('the prefix is not in the KV cache')
+        self.unplace()
+        llama_cpp.llama_memory_seq_rm(self.memory, 0, n, -1)
+        llama.n_tokens = n
+        self.prefix = list(prefix)
+        self.segments = [list(s) for s in segments if s]
+        self._start, self._moves, self._by_first = [], [], {}
+        for i, seg in enumerate(self.segments):
+            seq = i + 1
+            llama_cpp.llama_memory_seq_rm(self.memory, seq, -1, -1)
+            llama_cpp.llama_memory_seq_cp(self.memory, 0, seq, 0, n)
+            self._eval(seg, seq, n)
+            self._start.append(n)
+            self._moves.append(0)
+            self._by_first.setdefault(seg[0], []).append(i)
+        return sum(map(len, self.segments))
+
+    def match(self, tokens):
+        """Return the segment indices that follow the prefix in ``tokens``, in order."""
+        n = len(self.prefix)
+        if not self.segments or tokens[:n] != self.prefix:
+            return []
+        found, pos = [], n
+        while pos < len(tokens):
+            for i in self._by_first.get(tokens[pos], ()):
+                seg = self.segments[i]
+                if tokens[pos:pos + len(seg)] == seg and i not in found:
+                    found.append(i)
+                    pos += len(seg)
+                    break
+            else:
+                break
+        return found
+
+    def unplace(self):
+        """Take every lent segment back from sequence 0 (which keeps only the prefix)."""
+        if self.placed:
+            n = len(self.prefix)
+            llama_cpp.llama_memory_seq_rm(self.memory, 0, n, -1)
+            self.llama.n_tokens = min(self.llama.n_tokens, n)
+            self.placed = []
+
+    def place(self, tokens):
+        """
+        Make sequence 0 hold the prefix and the cached segments ``tokens`` starts with.
+
+        Returns the number of leading tokens of ``tokens`` now in sequence 0
+        (0 when it does not start with the prefix).
+        """
+        llama = self.llama
+        found = self.match(tokens)
+        n = len(self.prefix)
+        if not found:
+            return 0
+        total = n + sum(len(self.segments[i]) for i in found)
+        if found == self.placed and list(llama.input_ids[:total]) == tokens[:total] \
+                and llama.n_tokens >= total:
+            return total  # already in place (e.g. a second call for the same prompt)
+        self.unplace()
+        if list(llama.input_ids[:n]) != self.prefix or llama.n_tokens < n:
+            # Sequence 0 lost the prefix to another prompt: share it back from
+            # a segment's sequence (no evaluation).
+            llama_cpp.llama_memory_seq_rm(self.memory, 0, -1, -1)
+            llama_cpp.llama_memory_seq_cp(self.memory, 1, 0, 0, n)
+            llama.input_ids[:n] = self.prefix
+        llama_cpp.llama_memory_seq_rm(self.memory, 0, n, -1)
+        pos = n
+        for i in found:
+            seg, seq = self.segments[i], i + 1
+            if self._moves[i] >= self.max_moves:
+                # Re-rotated too often: evaluate it afresh after the prefix.
+                llama_cpp.llama_memory_seq_rm(self.memory, seq, n, -1)
+                self._eval(seg, seq, n)
+                self._start[i], self._moves[i] = n, 0
+            delta = pos - self._start[i]
+            if delta:
+                llama_cpp.llama_memory_seq_add(self.memory, seq, self._start[i],
+                                               self._start[i] + len(seg), delta)
+                self._start[i] = pos
+                self._moves[i] += 1
+            llama_cpp.llama_memory_seq_cp(self.memory, seq, 0, pos, pos + len(seg))
+            llama.input_ids[pos:pos + len(seg)] = seg
+            pos += len(seg)
+        llama.n_tokens = pos
+        self.placed = found
+        return pos
+
+
+__all__ = ['SegmentCache', 'MAX_MOVES']
