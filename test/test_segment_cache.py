@@ -232,9 +232,9 @@ def byte_model(model_paths):
 def test_planner_with_cached_examples(byte_model, planning_tasks, tiny_config, num_examples):
     """One example (placed where it was evaluated): the same plans as without the cache."""
     cached = Planner(tiny_config(byte_model, n_ctx=32768, num_examples=num_examples,
-                                      cache_examples=True))
+                                 cache_examples=True))
     plain = Planner(tiny_config(byte_model, n_ctx=32768, num_examples=num_examples,
-                                     cache_examples=False))
+                                cache_examples=False))
     try:
         cached.load()
         plain.load()
