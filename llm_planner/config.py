@@ -55,13 +55,13 @@ FIELDS = (
           '(an OpenAI-compatible server)'),
     Field('model_path', str, 'models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf',
           'GGUF model file (backend llama); relative to the working directory'),
-    Field('n_ctx', int, 8192, 'Context window, tokens'),
+    Field('n_ctx', int, 6144, 'Context window, tokens'),
     Field('n_threads', int, 0, 'CPU threads for inference; 0 = all cores'),
     Field('n_gpu_layers', int, 0, 'Layers offloaded to the GPU: 0 on a CPU, -1 = all'),
     Field('cpu_repack', bool, False,
           "Backend llama: llama.cpp's repacked weight layout for its AVX2/NEON CPU "
           'kernels; false = the plain layout (faster prompt evaluation on AVX-512 CPUs)'),
-    Field('decode_batch', int, 16,
+    Field('decode_batch', int, 24,
           'Backend llama: most tokens checked in one decoding step (the pending token '
           'plus a draft: forced text, guesses, prompt lookup); 1 = one token a step; '
           '0 = the largest size whose logits are bitwise those of one-token steps, '
@@ -146,11 +146,11 @@ class PlannerConfig:
 
     backend: str = 'llama'
     model_path: str = 'models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf'
-    n_ctx: int = 8192
+    n_ctx: int = 6144
     n_threads: int = 0
     n_gpu_layers: int = 0
     cpu_repack: bool = False
-    decode_batch: int = 16
+    decode_batch: int = 24
     http_url: str = 'http://127.0.0.1:8080'
     http_model: str = ''
     http_connect_timeout: float = 2.0
