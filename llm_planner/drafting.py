@@ -41,6 +41,10 @@ _ASSIGN_STRING = re.compile(r'\$(\w+) = \w+\((?:\w+:(?:"[^"\n]*"|\$\w+), )*\w+:"
 _VAR_ARG = re.compile(r'[(,] ?\w+:\$$')
 _ASSIGNED = re.compile(r'^\$(\w+) = ', re.MULTILINE)
 _USED = re.compile(r'\w+:\$(\w+)')
+_WORD = re.compile(r'\w+')
+_MARKUP = re.compile(r'<\|[^|>]*\|>')
+# Shortest end of the text whose earlier occurrences must agree (consensus).
+CONSENSUS_CHARS = 6
 
 
 def lookups(text, corpus, max_chars=MAX_LOOKUP, min_chars=MIN_LOOKUP):
@@ -77,17 +81,79 @@ def lookup(text, corpus, max_chars=MAX_LOOKUP, min_chars=MIN_LOOKUP):
     return next(lookups(text, corpus, max_chars, min_chars), '')
 
 
-def plan_guess(text):
+def consensus(text, corpus, min_chars=CONSENSUS_CHARS):
+    """
+    Return the word every earlier occurrence of the end of ``corpus + text`` is followed by.
+
+    The end is the longest one (at least ``min_chars`` characters, and the
+    whole current line with the line break before it) that occurs at least
+    twice before; '' when those occurrences are followed by different words,
+    or by none. At an open field (a new variable's name)
+    this tells a convention of the examples (``BACK`` then ``$start``) from a
+    choice (``OK`` then ``$kitchen`` or ``$banana``).
+    """
+    whole = corpus + text
+    # The end looked up covers the whole current line and the line break before it.
+    line = len(whole) - whole.rfind('\n') + 1
+    for n in range(min(MAX_LOOKUP, len(whole) - 1), max(min_chars, line) - 1, -1):
+        tail = whole[-n:]
+        words, end = [], len(whole) - 1
+        while True:
+            i = whole.rfind(tail, 0, end)
+            if i < 0:
+                break
+            m = _WORD.match(whole, i + n)
+            words.append(m.group(0) if m else '')
+            end = i + n - 1
+        if len(words) >= 2:
+            return words[0] if len(set(words)) == 1 else ''
+    return ''
+
+
+def _task_line(prompt):
+    """Return the prompt's last line of plain words (the task), without template markup."""
+    for line in reversed(_MARKUP.sub('\n', prompt).split('\n')):
+        if len(line.split()) >= 2 and '$' not in line and '(' not in line:
+            return line
+    return ''
+
+
+def _new_variable(done, prompt):
+    """
+    Return the likely name of the next variable: a word (or two joined by _) of the task.
+
+    Candidates are the task's words and word pairs the plan has not
+    assigned yet: places (listed in the prompt as ``- name``) first, as plans
+    go somewhere before they search, then words the examples use as
+    variables; each kind in the task's order.
+    """
+    assigned = set(_ASSIGNED.findall(done))
+    words = _WORD.findall(_task_line(prompt).lower())
+    candidates = []
+    for i, word in enumerate(words):
+        candidates += ['_'.join(words[i:i + 2])] if i + 1 < len(words) else []
+        candidates.append(word)
+    places = [c for c in candidates if c not in assigned
+              and re.search(rf'\n- {re.escape(c)}(?:\n| \()', prompt)]
+    usable = [c for c in candidates if c not in assigned and f'${c} = ' in prompt]
+    return (places or usable or [''])[0]
+
+
+def plan_guess(text, prompt=''):
     """
     Return a likely continuation of plan text ``text`` ('' when there is none).
 
     After ``$name = SKILL(arg:"`` the guess is ``name"`` (the place or
     object the variable is named after); after an ``arg:$`` it is the
     variable assigned last that no call has used yet (else the one assigned
-    last) and ``)``. The decoder keeps the part the grammar admits.
+    last) and ``)``; a new variable (``$`` at a line start) is named after a
+    word of the task (the ``prompt``'s last line of words, see
+    ``_new_variable``). The decoder keeps the part the grammar admits.
     """
     line_start = text.rfind('\n') + 1
     line = text[line_start:]
+    if line == '$' and prompt:
+        return _new_variable(text[:line_start], prompt)
     m = _ASSIGN_STRING.match(line)
     if m:
         return m.group(1) + '"'
@@ -104,4 +170,4 @@ def plan_guess(text):
     return ''
 
 
-__all__ = ['lookup', 'lookups', 'plan_guess']
+__all__ = ['consensus', 'lookup', 'lookups', 'plan_guess']

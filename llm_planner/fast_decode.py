@@ -347,6 +347,10 @@ class _TextTracker:
         return self.state is not None and not self.decoder.getstate()[0]
 
 
+def _is_word_char(ch):
+    return ch.isalnum() or ch == '_'
+
+
 def _deadline_check(deadline, what):
     if deadline is not None and time.monotonic() > deadline:
         raise PlannerError(ErrorCode.TIMEOUT, f'decoding ran past its deadline ({what})')
@@ -557,8 +561,7 @@ class FastGrammarDecoder:
         """
         n, prev = 0, open_stop
         for ch in text:
-            if (open_stop is not None and not (prev.isalnum() or prev == '_')
-                    and self._is_open(state)):
+            if open_stop is not None and not _is_word_char(prev) and self._is_open(state):
                 break
             prev = ch
             nxt = self.matcher.advance(state, ch)
@@ -571,7 +574,7 @@ class FastGrammarDecoder:
     def _cut_at_guess(self, text, more):
         """Cut looked-up text ``more`` where the guesser has a guess of its own."""
         for i in range(1, len(more)):
-            if self.guess(text + more[:i]):
+            if self.guess(text + more[:i], ''):
                 return more[:i]
         return more
 
@@ -593,7 +596,12 @@ class FastGrammarDecoder:
                 draft += added
                 continue
             so_far = text + draft
-            more = self.guess(so_far) if self.guess is not None else ''
+            more = ''
+            if self.lookup and self._is_open(state) and not _is_word_char(so_far[-1:]):
+                # An open field: what the examples always write here, if anything.
+                more = drafting.consensus(so_far, corpus)
+            if not more and self.guess is not None:
+                more = self.guess(so_far, corpus)
             if more:
                 more, state = self._admitted(state, more)
             elif self.lookup:
@@ -654,8 +662,13 @@ class FastGrammarDecoder:
 
     # -- decoding -------------------------------------------------------------
 
-    def _draft(self, tracker, corpus, max_new, n_head):
-        """Return the draft tokens to evaluate after ``n_head`` pending tokens ([] for none)."""
+    def _draft(self, tracker, corpus, max_new, n_head, first_line=False):
+        """
+        Return the draft tokens to evaluate after ``n_head`` pending tokens ([] for none).
+
+        ``first_line``: the draft ends with its first line (the prompt's batch
+        is the costliest to waste, and an answer's first line is its choice).
+        """
         if not self.jump_forward or not tracker.at_boundary():
             return []
         session = self.session
@@ -665,6 +678,9 @@ class FastGrammarDecoder:
             return []
         text, end_state = self.draft_text(tracker.text, tracker.state, corpus,
                                           CHARS_PER_TOKEN * room)
+        if first_line and '\n' in text:
+            text = text[:text.index('\n') + 1]
+            end_state = self.matcher.advance(tracker.state, text)
         return self.plan_draft(text, end_state)[:room] if text else []
 
     def _step(self, head, draft, stats, accept, max_tokens):
@@ -734,9 +750,9 @@ class FastGrammarDecoder:
             if max_tokens <= 0:
                 session.run(head)
                 return stats
-            # The first draft (the answer's start looked up in the prompt) goes
-            # in the prompt's batch.
-            draft = self._draft(tracker, corpus, max_tokens, len(head))
+            # The first draft (the answer's first line, looked up in the prompt)
+            # goes in the prompt's batch.
+            draft = self._draft(tracker, corpus, max_tokens, len(head), first_line=True)
             tok, done = self._step(head, draft, stats, accept, max_tokens)
             _deadline_check(deadline, 'prompt')
             while not done:

@@ -13,7 +13,7 @@
 # limitations under the License.
 """Drafts for speculative decoding: prompt lookup and plan-language guesses."""
 
-from llm_planner.drafting import lookup, plan_guess
+from llm_planner.drafting import consensus, lookup, plan_guess
 import pytest
 
 PROMPT = ('<|im_start|>user\nGo to the kitchen<|im_end|>\n<|im_start|>assistant\n'
@@ -78,3 +78,37 @@ def test_plan_guess(text, guess):
 ])
 def test_no_plan_guess(text):
     assert plan_guess(text) == ''
+
+
+CORPUS = ('<|im_start|>system\nKnown places:\n- kitchen\n- living_room\n<|im_end|>\n'
+          '<|im_start|>user\nBring me a cup<|im_end|>\n<|im_start|>assistant\n'
+          'BACK\n$start = GET_CURRENT_LOCATION()\n$cup = SEARCH(object_name:"cup")<|im_end|>\n'
+          '<|im_start|>user\nGo to the kitchen<|im_end|>\n<|im_start|>assistant\n'
+          'OK\n$kitchen = GET_LOCATION(location_name:"kitchen")<|im_end|>\n'
+          '<|im_start|>user\nBring me the pen<|im_end|>\n<|im_start|>assistant\n'
+          'BACK\n$start = GET_CURRENT_LOCATION()\n$pen = SEARCH(object_name:"pen")<|im_end|>\n'
+          '<|im_start|>user\nFind a pen<|im_end|>\n<|im_start|>assistant\n'
+          'OK\n$pen = SEARCH(object_name:"pen")<|im_end|>\n'
+          '<|im_start|>user\nFetch the cup from the living room<|im_end|>\n'
+          '<|im_start|>assistant\n')
+
+
+def test_consensus_is_what_the_examples_always_write():
+    # After BACK the examples always name the variable $start...
+    assert consensus('BACK\n$', CORPUS) == 'start'
+    # ...after OK they name it after the task: no consensus.
+    assert consensus('OK\n$', CORPUS) == ''
+    # The end looked up covers the whole line: a coincidence inside a name
+    # ("cup" in "$cup = SEARCH(") does not count.
+    assert consensus('OK\n$cup = SEARCH(object_name:"', CORPUS) == ''
+    assert consensus('', '') == ''
+
+
+def test_a_new_variable_is_named_after_the_task():
+    # A place first (plans go there before searching), here two words joined.
+    assert plan_guess('OK\n$', CORPUS) == 'living_room'
+    assert plan_guess('OK\n$living_room = GET_LOCATION(location_name:"living_room")\n'
+                      'GO(to:$living_room)\n$', CORPUS) == 'cup'
+    # Nothing usable left, or no prompt: no guess.
+    assert plan_guess('OK\n$living_room = X()\n$cup = Y()\n$', CORPUS) == ''
+    assert plan_guess('OK\n$', '') == ''
