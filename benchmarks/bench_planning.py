@@ -17,8 +17,10 @@ Planning speed: this planner against a seed-style baseline, on the demo model.
 
 Prints figures, not pass/fail:
 
-* node-free planner: time-to-ready (model load + prompt prefix evaluated),
-  per-task latency, tokens sampled and forced (jump-forward), median;
+* node-free planner: time-to-ready (model load, prompt prefix and cached
+  examples evaluated), per-task latency, prompt tokens evaluated, tokens
+  sampled and drafted-and-kept, decoding steps, median; the same without
+  per-task examples (num_examples 0);
 * identity: for every task, the fast decoder's output against plain greedy
   grammar-constrained decoding (full vocabulary masked at every step);
 * seed-style baseline as in the exploration: JSON output, no grammar, the
@@ -176,8 +178,8 @@ def bench_planner(args):
     bare.load()
     bare_latencies = run_tasks(bare)
 
-    print('\n== identity: fast decoder vs plain greedy constrained decoding (same prompt,')
-    print('   one token per step, whole vocabulary masked at each)')
+    print('\n== identity: fast decoder vs plain greedy constrained decoding (same prompt and')
+    print('   cached examples; one token per step, whole vocabulary masked at each)')
     same = 0
     llm = backend._llm
     for task in TASKS:
