@@ -100,9 +100,12 @@ class DecodeResult:
 
     ``tokens`` excludes the end-of-generation token. ``n_sampled`` counts the
     tokens chosen at a normal step (including greedy's pick where a draft was
-    rejected), ``n_forced`` those accepted from jump-forward batches, so
-    ``n_sampled + n_forced == len(tokens)``. ``n_full_masks`` counts the
-    whole-vocabulary grammar applications, ``n_checks`` the single-token ones.
+    rejected), ``n_forced`` the drafted tokens kept, so ``n_sampled +
+    n_forced == len(tokens)``. ``n_drafted`` counts every drafted token,
+    ``n_batches`` the model evaluations (for the fast decoder including the
+    prompt's, which carries the first draft; for the plain loop, after it).
+    ``n_full_masks`` counts the whole-vocabulary grammar applications,
+    ``n_checks`` the single-token ones.
     """
 
     text: str

@@ -153,6 +153,8 @@ class LlamaBackend(Backend):
             if 'use_extra_bufts' not in dict(llama_cpp.llama_model_params._fields_):
                 fields = {}
             context = {}
+            if 'kv_unified' not in dict(llama_cpp.llama_context_params._fields_):
+                self.max_segments = 0  # no shared KV cache across sequences: no caching
             if self.max_segments:
                 # One sequence per cached segment, all in one KV cache sharing the prefix.
                 context = {'n_seq_max': min(self.max_segments + 1,
