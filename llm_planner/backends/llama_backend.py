@@ -230,6 +230,8 @@ class LlamaBackend(Backend):
             self._eval_prompt(tokens, None)
             self._prefix_tokens = len(tokens)
             segments = list(segments)[:self.max_segments]
+            if getattr(llm, '_is_recurrent', False) or getattr(llm, '_is_hybrid', False):
+                segments = []  # no partial KV removal: cached segments could not be lent
             if not segments:
                 return
             # Each segment's tokens as they come after the prefix (a tokenizer
