@@ -373,9 +373,9 @@ class FastGrammarDecoder:
         """
         Prepare decoding with ``llama`` under the grammar ``gbnf_text``.
 
-        ``jump_forward`` drafts (forced text, then guesses); ``guess`` is a
-        function of the text so far returning a guess of what follows ('' for
-        none), e.g. :func:`llm_planner.drafting.plan_guess`; ``lookup`` adds
+        ``jump_forward`` drafts (forced text, then guesses); ``guess(text,
+        prompt)`` returns a guess of what follows the text generated so far
+        ('' for none), e.g. :func:`llm_planner.drafting.plan_guess`; ``lookup`` adds
         prompt lookup (:func:`llm_planner.drafting.lookup`); ``trim_tail``
         leaves out of a draft its last token when the vocabulary has longer
         tokens that continue it (greedy then usually picks one of those, and
@@ -585,9 +585,12 @@ class FastGrammarDecoder:
         """
         Return (draft text, matcher state after it) for generated ``text`` at ``state``.
 
-        Chains, while there is room: the text the grammar forces, the
-        guesser's guess, else prompt lookup in ``text`` and ``corpus``. Every
-        guess is cut to the part the grammar admits.
+        Chains, while there is room: the text the grammar forces; at an open
+        field (a name starts) the word every earlier occurrence of this line
+        continues with (:func:`llm_planner.drafting.consensus`); the
+        guesser's guess; else prompt lookup in ``text`` and ``corpus`` (the
+        prompt), stopped where an open field starts. Every guess is cut to
+        the part the grammar admits.
         """
         draft = ''
         for _ in range(MAX_DRAFT_PARTS):
@@ -607,9 +610,8 @@ class FastGrammarDecoder:
                 more = self.guess(so_far, corpus)
             if more:
                 more, state = self._admitted(state, more)
-            elif self.lookup:
+            if not more and self.lookup:
                 # The first looked-up line the grammar admits a part of.
-                more = ''
                 candidates = itertools.islice(drafting.lookups(so_far, corpus),
                                               MAX_LOOKUP_TRIES)
                 for line in candidates:

@@ -106,9 +106,15 @@ class LlamaBackend(Backend):
         with GPU support); ``n_ctx`` 0 takes the model's training context.
         ``fast_decode`` decodes grammar requests with
         :class:`llm_planner.fast_decode.FastGrammarDecoder` (check-first
-        sampling, exact jump-forward; the same output as plain greedy
-        constrained decoding); ``flash_attn`` makes small batches evaluate
-        bitwise like single tokens, which exact jump-forward needs.
+        sampling, drafts verified in one batch), whose ``max_batch`` (None:
+        the largest bitwise-exact size, measured) and ``guess`` (e.g.
+        :func:`llm_planner.drafting.plan_guess`) are given here;
+        ``flash_attn`` makes small batches evaluate bitwise like single
+        tokens at short contexts. ``cpu_repack`` False loads the weights in
+        llama.cpp's plain layout rather than its repacked CPU layout.
+        ``max_segments`` > 0 makes a KV cache shared by that many sequences
+        more, so that ``warm()`` can cache prompt segments (the few-shot
+        examples, :mod:`llm_planner.segment_cache`).
         """
         self.model_path = os.fspath(model_path) if model_path else model_path
         self.n_ctx = n_ctx
@@ -356,8 +362,9 @@ class LlamaBackend(Backend):
         """
         Return the FastGrammarDecoder for ``grammar``, made on first use.
 
-        Making one checks the grammar with llama.cpp and measures the largest
-        exact jump-forward batch (a fraction of a second, once per grammar);
+        Making one checks the grammar with llama.cpp (and, with ``max_batch``
+        None, measures the largest bitwise-exact batch: a fraction of a second,
+        once per grammar);
         ``warm()`` callers may call this at load time to keep it off the
         first request.
         """
@@ -378,7 +385,7 @@ class LlamaBackend(Backend):
                 self.decoder(grammar)
 
     def _fast_complete(self, tokens, grammar, max_tokens, deadline, start):
-        """Decode with check-first greedy sampling and exact jump-forward (fast_decode)."""
+        """Decode with check-first greedy sampling and verified drafts (fast_decode)."""
         result = self.decoder(grammar).decode(tokens, max_tokens, deadline)
         return Completion(
             text=result.text,
