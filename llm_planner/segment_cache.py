@@ -70,13 +70,24 @@ class SegmentCache:
 
     def _eval(self, tokens, seq, pos):
         """Evaluate ``tokens`` in sequence ``seq`` from position ``pos`` (no logits kept)."""
-        for start in range(0, len(tokens), self.n_batch):
-            chunk = tokens[start:start + self.n_batch]
+        self._eval_many([(tokens, seq, pos)])
+
+    def _eval_many(self, jobs):
+        """
+        Evaluate each (tokens, sequence, first position) of ``jobs``.
+
+        Tokens of several sequences share a batch (up to ``n_batch``): a large
+        batch evaluates several times more tokens a second than a small one.
+        """
+        rows = [(tok, seq, pos + j) for tokens, seq, pos in jobs
+                for j, tok in enumerate(tokens)]
+        for start in range(0, len(rows), self.n_batch):
+            chunk = rows[start:start + self.n_batch]
             batch = self._batch
             batch.n_tokens = len(chunk)
-            for i, tok in enumerate(chunk):
+            for i, (tok, seq, pos) in enumerate(chunk):
                 batch.token[i] = tok
-                batch.pos[i] = pos + start + i
+                batch.pos[i] = pos
                 batch.n_seq_id[i] = 1
                 batch.seq_id[i][0] = seq
                 batch.logits[i] = False
@@ -106,10 +117,19 @@ class SegmentCache:
             seq = i + 1
             llama_cpp.llama_memory_seq_rm(self.memory, seq, -1, -1)
             llama_cpp.llama_memory_seq_cp(self.memory, 0, seq, 0, n)
-            self._eval(seg, seq, n)
             self._start.append(n)
             self._moves.append(0)
             self._by_first.setdefault(seg[0], []).append(i)
+        # A segment is never split across batches where it fits in one.
+        jobs, size = [], 0
+        for i, seg in enumerate(self.segments):
+            if jobs and size + len(seg) > self.n_batch:
+                self._eval_many(jobs)
+                jobs, size = [], 0
+            jobs.append((seg, i + 1, n))
+            size += len(seg)
+        if jobs:
+            self._eval_many(jobs)
         return sum(map(len, self.segments))
 
     def match(self, tokens):
