@@ -88,12 +88,13 @@ def consensus(text, corpus, min_chars=CONSENSUS_CHARS):
     The end is the longest one (at least ``min_chars`` characters, and the
     whole current line with the line break before it) that occurs at least
     twice before; '' when those occurrences are followed by different words,
-    or by none. At an open field (a new variable's name)
-    this tells a convention of the examples (``BACK`` then ``$start``) from a
-    choice (``OK`` then ``$kitchen`` or ``$banana``).
+    or by none. At an open field (a new variable's name) this tells a
+    convention of the examples (``BACK`` then ``$start``) from a choice
+    (``OK`` then ``$kitchen`` or ``$banana``).
     """
     whole = corpus + text
-    # The end looked up covers the whole current line and the line break before it.
+    # The end looked up covers the whole current line and the character before
+    # its line break.
     line = len(whole) - whole.rfind('\n') + 1
     for n in range(min(MAX_LOOKUP, len(whole) - 1), max(min_chars, line) - 1, -1):
         tail = whole[-n:]
