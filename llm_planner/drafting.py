@@ -47,6 +47,17 @@ _MARKUP = re.compile(r'<\|[^|>]*\|>')
 CONSENSUS_CHARS = 6
 
 
+def _ends_of_occurrences(whole, n):
+    """Yield where earlier occurrences of the end of ``whole`` (n chars) end, latest first."""
+    tail, end = whole[-n:], len(whole) - 1
+    while True:
+        i = whole.rfind(tail, 0, end)
+        if i < 0:
+            return
+        yield i + n
+        end = i + n - 1
+
+
 def lookups(text, corpus, max_chars=MAX_LOOKUP, min_chars=MIN_LOOKUP):
     """
     Yield what followed each earlier occurrence of an end of ``corpus + text``.
@@ -60,20 +71,13 @@ def lookups(text, corpus, max_chars=MAX_LOOKUP, min_chars=MIN_LOOKUP):
     whole = corpus + text
     seen = set()
     for n in range(min(max_chars, len(whole) - 1), min_chars - 1, -1):
-        tail = whole[-n:]
-        end = len(whole) - 1
-        while True:
-            i = whole.rfind(tail, 0, end)
-            if i < 0:
-                break
-            start = i + n
+        for start in _ends_of_occurrences(whole, n):
             stop = whole.find('\n', start)
             stop = len(whole) if stop < 0 else stop + 1
             more = whole[start:stop]
             if more not in seen:
                 seen.add(more)
                 yield more
-            end = i + n - 1
 
 
 def lookup(text, corpus, max_chars=MAX_LOOKUP, min_chars=MIN_LOOKUP):
@@ -97,15 +101,8 @@ def consensus(text, corpus, min_chars=CONSENSUS_CHARS):
     # its line break.
     line = len(whole) - whole.rfind('\n') + 1
     for n in range(min(MAX_LOOKUP, len(whole) - 1), max(min_chars, line) - 1, -1):
-        tail = whole[-n:]
-        words, end = [], len(whole) - 1
-        while True:
-            i = whole.rfind(tail, 0, end)
-            if i < 0:
-                break
-            m = _WORD.match(whole, i + n)
-            words.append(m.group(0) if m else '')
-            end = i + n - 1
+        matches = (_WORD.match(whole, start) for start in _ends_of_occurrences(whole, n))
+        words = [m.group(0) if m else '' for m in matches]
         if len(words) >= 2:
             return words[0] if len(set(words)) == 1 else ''
     return ''

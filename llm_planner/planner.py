@@ -259,6 +259,11 @@ class Planner:
         """Return the inference backend; None before :meth:`load` when none was given."""
         return self._backend
 
+    @property
+    def _caches_examples(self):
+        """Whether the examples' KV is to be cached (per-task examples, cache_examples)."""
+        return self.config.cache_examples and self.config.num_examples > 0
+
     def _make_backend(self):
         config = self.config
         if config.backend == 'http':
@@ -275,8 +280,7 @@ class Planner:
                             max_batch=config.decode_batch or None, guess=plan_guess,
                             cpu_repack=config.cpu_repack,
                             max_segments=(len(self.prompt_builder.pool)
-                                          if config.cache_examples and config.num_examples
-                                          else 0))
+                                          if self._caches_examples else 0))
 
     def load_resources(self):
         """Load the catalog, the map, the example bank and the grammar (no model)."""
@@ -313,8 +317,7 @@ class Planner:
             try:
                 self._backend.load()
                 self.prefix = self.prompt_builder.prefix(self._backend)
-                if (self.config.cache_examples and self.config.num_examples
-                        and getattr(self._backend, 'max_segments', 0)):
+                if self._caches_examples and getattr(self._backend, 'max_segments', 0):
                     # Backends that cache the examples' KV (LlamaBackend).
                     reserve = (self.config.max_tokens + self.config.max_task_chars
                                + CONTEXT_MARGIN)
