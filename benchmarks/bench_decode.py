@@ -121,8 +121,6 @@ def main(argv=None):
                         help='runs per method and prompt (the median is kept)')
     parser.add_argument('--tasks', type=int, default=len(TASKS))
     parser.add_argument('--strict-places', action='store_true')
-    parser.add_argument('--no-trim', action='store_true',
-                        help='FastGrammarDecoder(trim_tail=False)')
     parser.add_argument('--no-flash-attn', action='store_true',
                         help='Llama(flash_attn=False): no batch is exact, jump-forward goes off')
     parser.add_argument('--max-batch', type=int, default=None,
@@ -149,15 +147,14 @@ def main(argv=None):
                             verbose=False)
     load_s = time.monotonic() - t0
     t0 = time.monotonic()
-    decoder = FastGrammarDecoder(llama, gbnf, trim_tail=not args.no_trim,
-                                 max_batch=args.max_batch)
+    decoder = FastGrammarDecoder(llama, gbnf, max_batch=args.max_batch)
     init_s = time.monotonic() - t0
     grammar = llama_cpp.LlamaGrammar.from_string(gbnf, verbose=False)
     print(f'model {os.path.basename(model)}  n_vocab {llama.n_vocab()}  threads {args.threads}'
           f'  flash_attn {not args.no_flash_attn}  load {load_s:.1f}s')
     print(f'FastGrammarDecoder: init {init_s:.2f}s, max_batch {decoder.max_batch} '
           f'({"given" if args.max_batch else "measured exact"}), '
-          f'jump_forward {decoder.jump_forward}, trim_tail {decoder.trim_tail}')
+          f'jump_forward {decoder.jump_forward}')
     print(f'prompts: {source}; strict_places={args.strict_places}; '
           f'max_tokens={args.max_tokens}; repeats={args.repeats}; '
           f'load average {os.getloadavg()[0]:.2f}')

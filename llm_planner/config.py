@@ -61,7 +61,7 @@ FIELDS = (
     Field('cpu_repack', bool, False,
           "Backend llama: llama.cpp's repacked weight layout for its AVX2/NEON CPU "
           'kernels; false = the plain layout (faster prompt evaluation on AVX-512 CPUs)'),
-    Field('decode_batch', int, 24,
+    Field('decode_batch', int, 64,
           'Backend llama: most tokens checked in one decoding step (the pending token '
           'plus a draft: forced text, guesses, prompt lookup); 1 = one token a step; '
           '0 = the largest size whose logits are bitwise those of one-token steps, '
@@ -150,7 +150,7 @@ class PlannerConfig:
     n_threads: int = 0
     n_gpu_layers: int = 0
     cpu_repack: bool = False
-    decode_batch: int = 24
+    decode_batch: int = 64
     http_url: str = 'http://127.0.0.1:8080'
     http_model: str = ''
     http_connect_timeout: float = 2.0

@@ -108,6 +108,30 @@ def consensus(text, corpus, min_chars=CONSENSUS_CHARS):
     return ''
 
 
+def answer_start(corpus):
+    """
+    Return the first line of the answer to the example nearest the task ('' if none).
+
+    ``corpus`` is the prompt: it ends with the line that opens the answer
+    (``<|im_start|>assistant`` and its line break in ChatML), and the
+    prompt puts the example most like the task last, so the latest earlier
+    occurrence of that line opens that example's answer. Its first line
+    (``BACK`` for a fetch task, ``OK`` for a go-to) is a better guess than
+    a lookup of the task's last words, which the longest match would use.
+    """
+    if not corpus.endswith('\n'):
+        return ''
+    opener = corpus[corpus.rfind('\n', 0, len(corpus) - 1):]
+    if len(opener) < 2:
+        return ''
+    at = corpus.rfind(opener, 0, len(corpus) - len(opener))
+    if at < 0:
+        return ''
+    start = at + len(opener)
+    stop = corpus.find('\n', start)
+    return corpus[start:] if stop < 0 else corpus[start:stop + 1]
+
+
 def _task_line(prompt):
     """Return the prompt's last line of plain words (the task), without template markup."""
     for line in reversed(_MARKUP.sub('\n', prompt).split('\n')):
@@ -168,4 +192,4 @@ def plan_guess(text, prompt=''):
     return ''
 
 
-__all__ = ['consensus', 'lookup', 'lookups', 'plan_guess']
+__all__ = ['answer_start', 'consensus', 'lookup', 'lookups', 'plan_guess']

@@ -33,8 +33,8 @@ the argmax. :class:`FastGrammarDecoder` picks the same tokens for less work:
   pending token, with logits at every position; each drafted token is kept
   only if greedy decoding picks it there. At the first it does not, greedy's
   own pick is taken and the rest of the batch is removed from the KV cache.
-  The first draft (the answer's start, looked up in the prompt) is evaluated
-  in the prompt's own batch.
+  The first draft (the answer's start: the nearest example's first line, then
+  what follows as above) is evaluated in the prompt's own batch.
 
 A step costs about as much for 1 token as for a few (reading the weights
 dominates; on a GPU even more so), so every kept draft token saves most of a
@@ -58,7 +58,6 @@ its ``n_tokens`` / ``input_ids`` equal to what the KV cache holds, so
 ``Llama``'s own prefix reuse and ours agree across requests.
 """
 
-import bisect
 import codecs
 import ctypes
 from dataclasses import dataclass
@@ -76,15 +75,13 @@ MAX_CANDIDATES = 16
 # Longest forced text drafted at once, in characters.
 MAX_FORCED_CHARS = 256
 # Pieces (forced text, guesses, lookups) chained into one draft, at most.
-MAX_DRAFT_PARTS = 12
+MAX_DRAFT_PARTS = 32
 # Looked-up lines tried for one draft part, at most.
 MAX_LOOKUP_TRIES = 8
 # Admissible next characters from which a position counts as an open field.
 OPEN_FIELD_CHARS = 10
 # Draft text gathered per token of room in the batch (tokens average ~3 characters).
 CHARS_PER_TOKEN = 4
-# Longer vocabulary pieces examined when deciding whether to trim a draft's tail.
-MAX_EXTENSIONS = 256
 # Largest batch (pending token + draft) tried when measuring which sizes are exact.
 MAX_BATCH_PROBE = 16
 # Text evaluated to measure that (any realistic text does).
@@ -368,7 +365,7 @@ class FastGrammarDecoder:
     one-token ones (see the module docstring), usually for much less work.
     """
 
-    def __init__(self, llama, gbnf_text, jump_forward=True, trim_tail=True,
+    def __init__(self, llama, gbnf_text, jump_forward=True,
                  max_candidates=MAX_CANDIDATES, max_batch=None, guess=None, lookup=True):
         """
         Prepare decoding with ``llama`` under the grammar ``gbnf_text``.
@@ -376,10 +373,7 @@ class FastGrammarDecoder:
         ``jump_forward`` drafts (forced text, then guesses); ``guess(text,
         prompt)`` returns a guess of what follows the text generated so far
         ('' for none), e.g. :func:`llm_planner.drafting.plan_guess`; ``lookup`` adds
-        prompt lookup (:func:`llm_planner.drafting.lookup`); ``trim_tail``
-        leaves out of a draft its last token when the vocabulary has longer
-        tokens that continue it (greedy then usually picks one of those, and
-        the drafted token would be rolled back); ``max_candidates`` is how
+        prompt lookup (:func:`llm_planner.drafting.lookup`); ``max_candidates`` is how
         many top tokens are checked one by one before masking the whole
         vocabulary. None of these changes the output.
 
@@ -395,14 +389,12 @@ class FastGrammarDecoder:
         self.matcher = GrammarMatcher(gbnf_text)
         self.session = _Session(llama)
         self.jump_forward = jump_forward and self.session.can_rollback
-        self.trim_tail = trim_tail
         self.max_candidates = max_candidates
         self.guess = guess
         self.lookup = lookup
         self._grammar = self.session.new_grammar(gbnf_text)
         self._draft_cache = {}
-        self._tail_cache = {}
-        self._sorted_pieces = self._piece_token = None
+        self._piece_token = None
         self._max_piece = 1
         if self.jump_forward and max_batch is None:
             max_batch = self.measure_exact_batch()
@@ -472,8 +464,8 @@ class FastGrammarDecoder:
     # -- drafting -------------------------------------------------------------
 
     def _vocab_index(self):
-        """Build (once) the sorted distinct pieces and the best token for each piece."""
-        if self._sorted_pieces is None:
+        """Build (once) the best token for each piece of the vocabulary."""
+        if self._piece_token is None:
             session = self.session
             best = {}
             for tok in range(session.n_vocab):
@@ -490,8 +482,7 @@ class FastGrammarDecoder:
                     best[piece] = (rank, tok)
             self._piece_token = {piece: tok for piece, (rank, tok) in best.items() if rank < 2}
             self._max_piece = max(map(len, self._piece_token), default=1)
-            self._sorted_pieces = sorted(best)
-        return self._sorted_pieces
+        return self._piece_token
 
     def _longest_match(self, data):
         """Tokens spelling ``data``, longest vocabulary piece first; stops where none fits."""
@@ -526,26 +517,6 @@ class FastGrammarDecoder:
             toks = self._longest_match(data)
         self._draft_cache[text] = toks
         return toks
-
-    def _extends(self, piece, state):
-        """Return True when a token's piece is ``piece`` plus text admitted at ``state``."""
-        pieces = self._vocab_index()
-        allowed = self.matcher.allowed(state)
-        if allowed != MANY:
-            for ch in allowed:
-                longer = piece + ch.encode('utf-8')
-                i = bisect.bisect_left(pieces, longer)
-                if i < len(pieces) and pieces[i].startswith(longer):
-                    return True
-            return False
-        i = bisect.bisect_right(pieces, piece)
-        for other in pieces[i:i + MAX_EXTENSIONS]:
-            if not other.startswith(piece):
-                return False
-            ch = other[len(piece):].decode('utf-8', errors='ignore')[:1]
-            if not ch or self.matcher.advance(state, ch) is not None:
-                return True
-        return True
 
     def _is_open(self, state):
         """Return True when the grammar admits many characters next (a name, a text)."""
@@ -585,7 +556,9 @@ class FastGrammarDecoder:
         """
         Return (draft text, matcher state after it) for generated ``text`` at ``state``.
 
-        Chains, while there is room: the text the grammar forces; at an open
+        Chains, while there is room: the text the grammar forces; at the
+        answer's start the first line of the nearest example's answer
+        (:func:`llm_planner.drafting.answer_start`); at an open
         field (a name starts) the word every earlier occurrence of this line
         continues with (:func:`llm_planner.drafting.consensus`); the
         guesser's guess; else prompt lookup in ``text`` and ``corpus`` (the
@@ -603,7 +576,10 @@ class FastGrammarDecoder:
                 continue
             so_far = text + draft
             more = ''
-            if self.lookup and self._is_open(state) and not _is_word_char(so_far[-1:]):
+            if self.lookup and not so_far:
+                # The answer's first line: the nearest example's.
+                more = drafting.answer_start(corpus)
+            elif self.lookup and self._is_open(state) and not _is_word_char(so_far[-1:]):
                 # An open field: what the examples always write here, if anything.
                 more = drafting.consensus(so_far, corpus)
             if not more and self.guess is not None:
@@ -625,21 +601,6 @@ class FastGrammarDecoder:
                 break
             draft += more
         return draft, state
-
-    def plan_draft(self, forced, end_state):
-        """Return the draft for forced text ``forced`` (``end_state``: matcher state after it)."""
-        toks = self.draft_tokens(forced)
-        if not self.trim_tail or not toks or end_state is None:
-            return toks
-        if b''.join(self.session.piece(t) for t in toks) != forced.encode('utf-8'):
-            return toks  # the draft stops short of the forced text: its tail is not at the end
-        key = (forced, end_state)
-        trim = self._tail_cache.get(key)
-        if trim is None:
-            trim = self._extends(self.session.piece(toks[-1]), end_state)
-            self._tail_cache[key] = trim
-        # A one-token draft is kept: dropping it would cost a whole step.
-        return toks[:-1] if trim and len(toks) > 1 else toks
 
     # -- picking --------------------------------------------------------------
 
@@ -667,13 +628,8 @@ class FastGrammarDecoder:
 
     # -- decoding -------------------------------------------------------------
 
-    def _draft(self, tracker, corpus, max_new, n_head, first_line=False):
-        """
-        Return the draft tokens to evaluate after ``n_head`` pending tokens ([] for none).
-
-        ``first_line``: the draft ends with its first line (the prompt's batch
-        is the costliest to waste, and an answer's first line is its choice).
-        """
+    def _draft(self, tracker, corpus, max_new, n_head):
+        """Return the draft tokens to evaluate after ``n_head`` pending tokens ([] for none)."""
         if not self.jump_forward or not tracker.at_boundary():
             return []
         session = self.session
@@ -681,12 +637,8 @@ class FastGrammarDecoder:
                    self.max_batch - n_head, session.n_batch - n_head)
         if room <= 0:
             return []
-        text, end_state = self.draft_text(tracker.text, tracker.state, corpus,
-                                          CHARS_PER_TOKEN * room)
-        if first_line and '\n' in text:
-            text = text[:text.index('\n') + 1]
-            end_state = self.matcher.advance(tracker.state, text)
-        return self.plan_draft(text, end_state)[:room] if text else []
+        text, _ = self.draft_text(tracker.text, tracker.state, corpus, CHARS_PER_TOKEN * room)
+        return self.draft_tokens(text)[:room] if text else []
 
     def _step(self, head, draft, stats, accept, max_tokens):
         """
@@ -755,9 +707,8 @@ class FastGrammarDecoder:
             if max_tokens <= 0:
                 session.run(head)
                 return stats
-            # The first draft (the answer's first line, looked up in the prompt)
-            # goes in the prompt's batch.
-            draft = self._draft(tracker, corpus, max_tokens, len(head), first_line=True)
+            # The first draft (the answer's start) goes in the prompt's batch.
+            draft = self._draft(tracker, corpus, max_tokens, len(head))
             tok, done = self._step(head, draft, stats, accept, max_tokens)
             _deadline_check(deadline, 'prompt')
             while not done:

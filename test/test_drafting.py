@@ -13,7 +13,7 @@
 # limitations under the License.
 """Drafts for speculative decoding: prompt lookup and plan-language guesses."""
 
-from llm_planner.drafting import consensus, lookup, plan_guess
+from llm_planner.drafting import answer_start, consensus, lookup, plan_guess
 import pytest
 
 PROMPT = ('<|im_start|>user\nGo to the kitchen<|im_end|>\n<|im_start|>assistant\n'
@@ -27,6 +27,26 @@ PROMPT = ('<|im_start|>user\nGo to the kitchen<|im_end|>\n<|im_start|>assistant\
 def test_lookup_starts_the_answer_like_the_nearest_example():
     # The prompt ends like the last example's answer began: its first line follows.
     assert lookup('', PROMPT) == 'OK\n'
+
+
+def test_the_answer_starts_like_the_nearest_example():
+    # The task ends like an earlier example's ("... the office", answered OK),
+    # which the longest match finds; the nearest example (last) began BACK.
+    prompt = ('<|im_start|>user\nGo to the office<|im_end|>\n<|im_start|>assistant\n'
+              'OK\n$office = GET_LOCATION(location_name:"office")<|im_end|>\n'
+              '<|im_start|>user\nBring me a pen<|im_end|>\n<|im_start|>assistant\n'
+              'BACK\n$start = GET_CURRENT_LOCATION()<|im_end|>\n'
+              '<|im_start|>user\nBring me the book from the office<|im_end|>\n'
+              '<|im_start|>assistant\n')
+    assert lookup('', prompt) == 'OK\n'
+    assert answer_start(prompt) == 'BACK\n'
+    assert answer_start(PROMPT) == 'OK\n'
+
+
+@pytest.mark.parametrize('prompt', ['', 'no line break', 'one line\n',
+                                    'x\n<|im_start|>assistant\n'])
+def test_no_answer_start(prompt):
+    assert answer_start(prompt) == ''
 
 
 def test_lookup_takes_the_longest_match_to_the_end_of_its_line():

@@ -31,7 +31,7 @@ import os
 import llama_cpp
 from llm_planner import fast_decode
 from llm_planner.catalog import SkillCatalog
-from llm_planner.drafting import plan_guess
+from llm_planner.drafting import lookup, plan_guess
 from llm_planner.errors import ErrorCode, PlannerError
 from llm_planner.fast_decode import FastGrammarDecoder, plain_greedy_decode
 from llm_planner.gbnf_nfa import GrammarMatcher
@@ -138,7 +138,7 @@ def test_identical_to_plain_greedy(models, grammars, model, strict):
     matcher = GrammarMatcher(gbnf)
     # Drafts from forced text only, then with prompt lookup and plan guesses.
     forced_only = [FastGrammarDecoder(llama, gbnf, max_batch=BATCH, lookup=False),
-                   FastGrammarDecoder(llama, gbnf, trim_tail=False, max_batch=BATCH,
+                   FastGrammarDecoder(llama, gbnf, max_batch=BATCH,
                                       lookup=False)]
     guessing = [FastGrammarDecoder(llama, gbnf, max_batch=BATCH, guess=plan_guess),
                 FastGrammarDecoder(llama, gbnf, max_batch=BATCH),
@@ -181,7 +181,7 @@ def test_fully_forced_grammar_rolls_back(models):
     """A grammar with one string: plain decoding spells it; fast decoding must agree."""
     gbnf = FORCED_GBNF
     llama = models['bpe']
-    decoder = FastGrammarDecoder(llama, gbnf, trim_tail=False, max_batch=BATCH)
+    decoder = FastGrammarDecoder(llama, gbnf, max_batch=BATCH)
     rollbacks = forced = 0
     for prompt in PROMPTS[:12]:
         plain = plain_greedy_decode(llama, gbnf, prompt, MAX_TOKENS)
@@ -203,7 +203,7 @@ def test_fully_forced_grammar_rolls_back(models):
 @pytest.mark.parametrize('max_tokens', [0, 1, 2, 3, 5, 8, 13])
 def test_max_tokens(models, grammars, model, max_tokens):
     llama, gbnf = models[model], grammars[True]
-    decoder = FastGrammarDecoder(llama, gbnf, trim_tail=False, max_batch=BATCH)
+    decoder = FastGrammarDecoder(llama, gbnf, max_batch=BATCH)
     for prompt in PROMPTS[:6]:
         plain = plain_greedy_decode(llama, gbnf, prompt, max_tokens)
         fast = decoder.decode(prompt, max_tokens)
@@ -276,7 +276,7 @@ def test_token_prompt_equals_text_prompt(models, grammars):
 def test_llama_prefix_reuse_still_works_after(models, grammars):
     """Llama's own generation after ours: same result as plain decoding, cache consistent."""
     llama, gbnf = models['bpe'], grammars[True]
-    decoder = FastGrammarDecoder(llama, gbnf, trim_tail=False, max_batch=BATCH)
+    decoder = FastGrammarDecoder(llama, gbnf, max_batch=BATCH)
     grammar = llama_cpp.LlamaGrammar.from_string(gbnf, verbose=False)
     compared = 0
     for prompt in PROMPTS[:10]:
@@ -336,22 +336,25 @@ def test_draft_tokens_spell_the_text(models, grammars, model):
 
 def test_multichar_draft_is_canonical(models, grammars):
     llama = models['bpe']
-    decoder = FastGrammarDecoder(llama, grammars[False], trim_tail=False)
+    decoder = FastGrammarDecoder(llama, grammars[False])
     toks = decoder.draft_tokens('location_name:"')
     assert len(toks) == 1
     assert toks == llama.tokenize(b'location_name:"', add_bos=False)
-    # The tail ``)`` of a draft is trimmed where the vocabulary has ``)\n``
-    # and a newline may follow, unless it is the whole draft (dropping it
-    # would cost a step); ``to:$`` is kept (no piece continues it).
-    trimming = FastGrammarDecoder(llama, grammars[False])
-    matcher = trimming.matcher
-    state = matcher.advance(matcher.start(), 'GET_CURRENT_LOCATION()')
-    tail = trimming.draft_tokens('ION)')
-    assert len(tail) > 1
-    assert trimming.plan_draft('ION)', state) == tail[:-1]
-    assert trimming.plan_draft(')', state) == trimming.draft_tokens(')')
-    state = matcher.advance(matcher.start(), 'GO(to:$')
-    assert trimming.plan_draft('(to:$', state) == trimming.draft_tokens('(to:$')
+
+
+def test_first_draft_is_the_nearest_examples_first_line(models, grammars):
+    # The task ends like the first example's task ("... the office"); the
+    # nearest example (the last one) is what the first draft follows.
+    prompt = ('<|im_start|>user\nGo to the office<|im_end|>\n<|im_start|>assistant\n'
+              '$office = GET_LOCATION(location_name:"office")\nGO(to:$office)<|im_end|>\n'
+              '<|im_start|>user\nFind a pen<|im_end|>\n<|im_start|>assistant\n'
+              '$pen = SEARCH(object_name:"pen")<|im_end|>\n'
+              '<|im_start|>user\nFind the book in the office<|im_end|>\n'
+              '<|im_start|>assistant\n')
+    decoder = FastGrammarDecoder(models['bpe'], grammars[False], max_batch=BATCH)
+    text, _ = decoder.draft_text('', decoder.matcher.start(), prompt, 200)
+    assert text.startswith('$pen = SEARCH(object_name:"')
+    assert lookup('', prompt).startswith('$office')  # what the longest match would draft
 
 
 def test_jump_forward_off_is_plain_with_check_first(models, grammars):
