@@ -31,12 +31,18 @@ batch's extra tokens. Two sources, both plain text functions:
   ``kitchen)``).
 """
 
+import functools
 import re
 
 # Shortest and longest end of the text looked up in the corpus, in characters.
 MIN_LOOKUP = 3
 MAX_LOOKUP = 48
 
+_NAMED = re.compile(r'^\$(\w+)(?: = ?| =)?$')
+_ASSIGN_CALL = re.compile(r'^\$(\w+) = (\w+)\((\w+:")?', re.MULTILINE)
+# A line up to its first variable: a new one, or a call's first variable argument.
+_LINE_HEAD = re.compile(r'\$|\w+\((?:\w+:(?:"[^"\n]*"|\$\w+), )*\w+:\$')
+_CALL = re.compile(r'^(?:\$\w+ = )?(\w+)\(')
 _ASSIGN_STRING = re.compile(r'\$(\w+) = \w+\((?:\w+:(?:"[^"\n]*"|\$\w+), )*\w+:"$')
 _VAR_ARG = re.compile(r'[(,] ?\w+:\$$')
 _ASSIGNED = re.compile(r'^\$(\w+) = ', re.MULTILINE)
@@ -132,6 +138,67 @@ def answer_start(corpus):
     return corpus[start:] if stop < 0 else corpus[start:stop + 1]
 
 
+def next_line(text, corpus):
+    """
+    Return how the next line starts, after a line that calls a skill ('' if unknown).
+
+    At a line start, the latest earlier line calling the same skill (in the
+    output, else the example nearest the task) is found, and the line after
+    it is returned up to its first variable: ``GRAB(where:$`` after a SEARCH
+    line, ``$`` where a new variable is assigned next. Unlike
+    :func:`lookup`, which matches text, this matches what the line does, so
+    ``$mug = SEARCH(object_name:"mug")`` is followed like the examples'
+    SEARCH lines, not like the output's latest ``")`` line.
+    """
+    if not text.endswith('\n'):
+        return ''
+    prev = text[text.rfind('\n', 0, len(text) - 1) + 1:-1]
+    call = _CALL.match(prev)
+    if not call:
+        return ''
+    before = corpus + text[:len(text) - len(prev) - 1]
+    same = re.compile(rf'^(?:\$\w+ = )?{re.escape(call.group(1))}\(.*\n', re.MULTILINE)
+    last = None
+    for last in same.finditer(before):
+        pass
+    if last is None:
+        return ''
+    head = _LINE_HEAD.match(before, last.end())
+    return head.group(0) if head else ''
+
+
+@functools.lru_cache(maxsize=8)
+def _places(prompt):
+    """Return the names the prompt lists as places (``- name`` lines)."""
+    return frozenset(re.findall(r'\n- (\w+)(?= \(|\n)', prompt))
+
+
+@functools.lru_cache(maxsize=8)
+def _assignments(prompt):
+    return _ASSIGN_CALL.findall(prompt)
+
+
+def _assigning_skill(name, done, prompt):
+    """
+    Return the skill that likely assigns variable ``name`` ('' when unknown).
+
+    The one that assigned it before (in the plan ``done`` so far, else in the
+    ``prompt``), else the skill the examples most often assign a variable of
+    its kind with (a place on the map: GET_LOCATION; anything else: SEARCH),
+    among calls with a text argument.
+    """
+    calls = _assignments(prompt)
+    for var, skill, _ in reversed(_ASSIGN_CALL.findall(done) + calls):
+        if var == name:
+            return skill
+    places = _places(prompt)
+    counts = {}
+    for var, skill, text_arg in calls:
+        if text_arg and (var in places) == (name in places):
+            counts[skill] = counts.get(skill, 0) + 1
+    return max(counts, key=lambda k: (counts[k], k)) if counts else ''
+
+
 def _task_line(prompt):
     """Return the prompt's last line of plain words (the task), without template markup."""
     for line in reversed(_MARKUP.sub('\n', prompt).split('\n')):
@@ -161,6 +228,39 @@ def _new_variable(done, prompt):
     return (places or usable or [''])[0]
 
 
+def _named(name, line, done, prompt):
+    """
+    Guess how a new variable's line goes on from ``line`` (``$name``, maybe `` =``).
+
+    A name the task, the map or the examples use is taken as complete and
+    followed by `` = SKILL(`` (see ``_assigning_skill``); a name that only
+    starts one of those is completed with it (the task's words first).
+    """
+    if line.endswith('$' + name):
+        known = _known_names(prompt)
+        if name not in known:
+            longer = [k for k in known if k.startswith(name)]
+            return longer[0][len(name):] if longer else ''
+    skill = _assigning_skill(name, done, prompt)
+    return ' = '[len(line) - len(name) - 1:] + skill + '(' if skill else ''
+
+
+@functools.lru_cache(maxsize=8)
+def _known_names(prompt):
+    """
+    Return names a variable likely takes, likeliest first.
+
+    The places the task names, the task's words, its word pairs, the other
+    places, the examples' variables.
+    """
+    words = _WORD.findall(_task_line(prompt).lower())
+    pairs = ['_'.join(words[i:i + 2]) for i in range(len(words) - 1)]
+    places = _places(prompt)
+    names = [n for n in pairs + words if n in places] + words + pairs
+    names += sorted(places) + [var for var, _, _ in _assignments(prompt)]
+    return list(dict.fromkeys(names))
+
+
 def plan_guess(text, prompt=''):
     """
     Return a likely continuation of plan text ``text`` ('' when there is none).
@@ -170,12 +270,17 @@ def plan_guess(text, prompt=''):
     variable assigned last that no call has used yet (else the one assigned
     last) and ``)``; a new variable (``$`` at a line start) is named after a
     word of the task (the ``prompt``'s last line of words, see
-    ``_new_variable``). The decoder keeps the part the grammar admits.
+    ``_new_variable``), and a name is followed by the skill that assigns
+    such names (``$mug`` -> `` = SEARCH(``, see ``_named``). The decoder
+    keeps the part the grammar admits.
     """
     line_start = text.rfind('\n') + 1
     line = text[line_start:]
     if line == '$' and prompt:
         return _new_variable(text[:line_start], prompt)
+    named = _NAMED.match(line)
+    if named and prompt:
+        return _named(named.group(1), line, text[:line_start], prompt)
     m = _ASSIGN_STRING.match(line)
     if m:
         return m.group(1) + '"'
@@ -192,4 +297,4 @@ def plan_guess(text, prompt=''):
     return ''
 
 
-__all__ = ['answer_start', 'consensus', 'lookup', 'lookups', 'plan_guess']
+__all__ = ['answer_start', 'consensus', 'lookup', 'lookups', 'next_line', 'plan_guess']

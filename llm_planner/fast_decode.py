@@ -558,12 +558,13 @@ class FastGrammarDecoder:
 
         Chains, while there is room: the text the grammar forces; at the
         answer's start the first line of the nearest example's answer
-        (:func:`llm_planner.drafting.answer_start`); at an open
-        field (a name starts) the word every earlier occurrence of this line
-        continues with (:func:`llm_planner.drafting.consensus`); the
-        guesser's guess; else prompt lookup in ``text`` and ``corpus`` (the
-        prompt), stopped where an open field starts. Every guess is cut to
-        the part the grammar admits.
+        (:func:`llm_planner.drafting.answer_start`); at an open field (a
+        name starts) the word every earlier occurrence of this line continues
+        with (:func:`llm_planner.drafting.consensus`); the guesser's guess;
+        at a line start, how lines after one calling the same skill start
+        (:func:`llm_planner.drafting.next_line`); else prompt lookup in
+        ``text`` and ``corpus`` (the prompt), stopped where an open field
+        starts. Every guess is cut to the part the grammar admits.
         """
         draft = ''
         for _ in range(MAX_DRAFT_PARTS):
@@ -584,6 +585,9 @@ class FastGrammarDecoder:
                 more = drafting.consensus(so_far, corpus)
             if not more and self.guess is not None:
                 more = self.guess(so_far, corpus)
+            if not more and self.lookup and so_far.endswith('\n'):
+                # A line starts: how lines after one calling the same skill start.
+                more = drafting.next_line(so_far, corpus)
             if more:
                 more, state = self._admitted(state, more)
             if not more and self.lookup:

@@ -13,7 +13,7 @@
 # limitations under the License.
 """Drafts for speculative decoding: prompt lookup and plan-language guesses."""
 
-from llm_planner.drafting import answer_start, consensus, lookup, plan_guess
+from llm_planner.drafting import answer_start, consensus, lookup, next_line, plan_guess
 import pytest
 
 PROMPT = ('<|im_start|>user\nGo to the kitchen<|im_end|>\n<|im_start|>assistant\n'
@@ -132,3 +132,60 @@ def test_a_new_variable_is_named_after_the_task():
     # Nothing usable left, or no prompt: no guess.
     assert plan_guess('OK\n$living_room = X()\n$cup = Y()\n$', CORPUS) == ''
     assert plan_guess('OK\n$', '') == ''
+
+
+# The prompt with its list of places, as the planner writes it.
+MAP_PROMPT = 'Places:\n- kitchen (also: cuisine)\n- office\n' + PROMPT
+
+
+@pytest.mark.parametrize('text, guess', [
+    # A name the task or the map uses is followed by the skill that assigns
+    # such names in the examples: places by GET_LOCATION, the rest by SEARCH.
+    ('OK\n$office', ' = GET_LOCATION('),
+    ('OK\n$office =', ' GET_LOCATION('),
+    ('OK\n$office = ', 'GET_LOCATION('),
+    ('OK\n$pen', ' = SEARCH('),
+    ('OK\n$cup', ' = SEARCH('),
+    # A name assigned before keeps its skill.
+    ('OK\n$pen = GET_CURRENT_LOCATION()\nGO(to:$pen)\n$pen', ' = GET_CURRENT_LOCATION('),
+    # A name begun is completed: the places the task names, then its words.
+    ('OK\n$o', 'ffice'),
+    ('OK\n$p', 'en'),
+    ('OK\n$k', 'itchen'),
+])
+def test_plan_guess_names_and_assigns(text, guess):
+    assert plan_guess(text, MAP_PROMPT) == guess
+
+
+@pytest.mark.parametrize('text', [
+    'OK\n$zzz',  # a name nobody uses: no skill guessed
+    'OK\n$zz',  # nor a completion
+])
+def test_no_guess_for_unknown_names(text):
+    assert plan_guess(text, MAP_PROMPT) == ''
+
+
+@pytest.mark.parametrize('text, start', [
+    # After a line calling a skill, the next line starts like the one after
+    # the latest line calling that skill, up to its first variable.
+    ('OK\n$office = GET_LOCATION(location_name:"office")\n', 'GO(to:$'),
+    ('OK\n$pen = SEARCH(object_name:"pen")\n', ''),  # the example's SEARCH line ends it
+    ('OK\n$o = GET_LOCATION(location_name:"o")\nGO(to:$o)\n'
+     '$p = SEARCH(object_name:"p")\nGRAB(where:$p)\n'
+     '$k = GET_LOCATION(location_name:"k")\nGO(to:$k)\n$q = SEARCH(object_name:"q")\n',
+     'GRAB(where:$'),  # the output's own SEARCH line comes first
+    ('OK\n$o = GET_LOCATION(location_name:"o")\nGO(to:$o)\n'
+     '$p = SEARCH(object_name:"p")\nGRAB(where:$p)\nGO(to:$o)\n', '$'),
+])
+def test_next_line(text, start):
+    assert next_line(text, PROMPT) == start
+
+
+@pytest.mark.parametrize('text', [
+    'OK\n$office = GET_LOCATION(location_name:"office")',  # not at a line start
+    'OK\n',  # the line before calls nothing
+    'OK\n$x = PLACE(what:"x")\n',  # no earlier call of that skill
+    '',
+])
+def test_no_next_line(text):
+    assert next_line(text, PROMPT) == ''
