@@ -169,7 +169,8 @@ def bench_planner(args):
     print(f'time to ready (load + prefix of {backend.info().get("prefix_tokens")} tokens): '
           f'{ready:.2f} s')
     print('columns: seconds, prompt tokens evaluated (task and its examples), tokens '
-          'generated, sampled at a step, drafted and kept, decoding steps')
+          'generated, sampled at a step, drafted and kept, decoding steps (model '
+          "evaluations after the prompt's, which carries the first draft)")
     latencies = run_tasks(planner)
 
     print('\n== the same without per-task examples (num_examples 0: the prompt is the '

@@ -16,19 +16,27 @@ Guesses of what the model writes next, for speculative decoding.
 
 A guess never changes the output: :class:`llm_planner.fast_decode.FastGrammarDecoder`
 evaluates the guessed tokens in one batch and keeps each only where greedy
-decoding picks it. A good guess saves a decoding step per token (a step costs
-~40 ms on the demo CPU, a token more in a batch ~20 ms); a wrong one costs the
-batch's extra tokens. Two sources, both plain text functions:
+decoding picks it. A good guess saves decoding steps (on the demo CPU a
+step costs ~50 ms for one token, ~330 ms for 32); a wrong one costs the
+batch's extra tokens (~10 ms each). The sources, all plain text functions:
 
 * :func:`lookup` (prompt lookup decoding): the longest end of the text so far
   (prompt and output) that occurs earlier in it, and what followed it there,
   to the end of that line. Plans repeat the examples' patterns (a
   ``GO(to:$`` line after a GET_LOCATION line, ``GRAB(where:$`` after a SEARCH).
+* :func:`answer_start`: the answer's first line (``OK``, ``BACK``,
+  ``ERROR``) as in the example nearest the task (the prompt's last).
+* :func:`next_line`: at a line start, how the line after the latest line
+  calling the same skill starts (matched by skill, not by text).
+* :func:`consensus`: at an open field, the word every earlier occurrence of
+  the line continues with (``BACK`` then ``$start``).
 * :func:`plan_guess`, what the plan language makes likely: a text argument of
   a call that stores its result is the variable's name (``$kitchen =
-  GET_LOCATION(location_name:"`` -> ``kitchen"``), and a ``$variable``
+  GET_LOCATION(location_name:"`` -> ``kitchen"``), a ``$variable``
   argument is the variable stored last and not used yet (``GO(to:$`` ->
-  ``kitchen)``).
+  ``kitchen)``), a new variable is named after the task's words and
+  assigned by the skill the examples use for its kind (``$mug`` -> `` =
+  SEARCH(``).
 """
 
 import functools

@@ -644,6 +644,23 @@ class FastGrammarDecoder:
         text, _ = self.draft_text(tracker.text, tracker.state, corpus, CHARS_PER_TOKEN * room)
         return self.draft_tokens(text)[:room] if text else []
 
+    def _ends_here(self, tok, tracker):
+        r"""
+        Return True when the picked ``tok`` likely ends the answer (no draft after it).
+
+        That is when the text may end after it and the model took the line's
+        last piece without the line break although the vocabulary has that
+        piece with one (``)`` where ``)\n`` exists): a line that goes on is
+        written with it, so what follows is the end-of-generation token, which
+        the next step's single token tells. A drafted next line would be
+        evaluated for nothing.
+        """
+        if not self.jump_forward or not self.matcher.is_accepting(tracker.state):
+            return False
+        piece = self.session.piece(tok)
+        return (not piece.endswith(b'\n')
+                and piece + b'\n' in self._vocab_index())
+
     def _step(self, head, draft, stats, accept, max_tokens):
         """
         Evaluate ``head`` (pending tokens) and ``draft`` in one batch; keep the verified draft.
@@ -729,7 +746,8 @@ class FastGrammarDecoder:
                 if llama.n_tokens + 1 > session.n_ctx:
                     stats.stop_reason = 'context_full'
                     break
-                draft = self._draft(tracker, corpus, max_tokens - len(stats.tokens), 1)
+                draft = [] if self._ends_here(tok, tracker) else \
+                    self._draft(tracker, corpus, max_tokens - len(stats.tokens), 1)
                 _deadline_check(deadline, 'decode')
                 tok, done = self._step([tok], draft, stats, accept, max_tokens)
         finally:

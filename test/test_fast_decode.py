@@ -357,6 +357,26 @@ def test_first_draft_is_the_nearest_examples_first_line(models, grammars):
     assert lookup('', prompt).startswith('$office')  # what the longest match would draft
 
 
+def test_no_draft_after_a_line_ended_without_its_break(models, grammars):
+    # ``)`` where the vocabulary has ``)\n``, where the plan may end: the model
+    # is ending the answer, and a drafted next line would be evaluated for
+    # nothing.
+    decoder = FastGrammarDecoder(models['bpe'], grammars[False], max_batch=BATCH)
+    paren, paren_nl = decoder.draft_tokens(')') + decoder.draft_tokens(')\n')
+    assert decoder.session.piece(paren_nl) == b')\n'
+
+    def tracker(text):
+        followed = fast_decode._TextTracker(decoder.matcher)
+        followed.feed(text.encode())
+        return followed
+
+    plan = '$a = GET_LOCATION(location_name:"a")\nGO(to:$a)'
+    assert decoder._ends_here(paren, tracker(plan))
+    assert not decoder._ends_here(paren_nl, tracker(plan + '\n'))  # it goes on
+    assert not decoder._ends_here(paren, tracker(plan[:-1] + ', x)'))  # not a plan
+    assert not decoder._ends_here(paren, tracker('$a = GET_LOCATION(location_name:"a)'))
+
+
 def test_jump_forward_off_is_plain_with_check_first(models, grammars):
     llama, gbnf = models['bpe'], grammars[False]
     decoder = FastGrammarDecoder(llama, gbnf, jump_forward=False)
