@@ -57,6 +57,10 @@ _ASSIGNED = re.compile(r'^\$(\w+) = ', re.MULTILINE)
 _USED = re.compile(r'\w+:\$(\w+)')
 _WORD = re.compile(r'\w+')
 _MARKUP = re.compile(r'<\|[^|>]*\|>')
+# Words after which a task names a thing (English and French articles, possessives).
+_DETERMINERS = frozenset(
+    'the a an my your his her its our their this that these those some '
+    'le la les l un une des du de mon ma mes ton ta tes son sa ses notre votre'.split())
 # Shortest end of the text whose earlier occurrences must agree (consensus).
 CONSENSUS_CHARS = 6
 
@@ -182,6 +186,17 @@ def _places(prompt):
 
 
 @functools.lru_cache(maxsize=8)
+def _place_aliases(prompt):
+    """Return {other name: place} for the places the prompt lists as ``- name (also: a, b)``."""
+    found = {}
+    for name, listed in re.findall(r'\n- (\w+) \(also: ([^)\n]*)\)', prompt):
+        for alias in listed.split(','):
+            for word in _WORD.findall(alias.lower()):
+                found.setdefault(word, name)
+    return found
+
+
+@functools.lru_cache(maxsize=8)
 def _assignments(prompt):
     return _ASSIGN_CALL.findall(prompt)
 
@@ -207,6 +222,17 @@ def _assigning_skill(name, done, prompt):
     return max(counts, key=lambda k: (counts[k], k)) if counts else ''
 
 
+def repeats_line(text, more):
+    """Return True when ``more`` completes a line that ``text`` (the answer so far) has."""
+    if '\n' not in more:
+        return False
+    whole = text + more
+    end = len(text) + more.index('\n')
+    start = whole.rfind('\n', 0, end) + 1
+    line = whole[start:end]
+    return bool(line) and ('\n' + line + '\n') in ('\n' + whole[:start])
+
+
 def _task_line(prompt):
     """Return the prompt's last line of plain words (the task), without template markup."""
     for line in reversed(_MARKUP.sub('\n', prompt).split('\n')):
@@ -219,10 +245,13 @@ def _new_variable(done, prompt):
     """
     Return the likely name of the next variable: a word (or two joined by _) of the task.
 
-    Candidates are the task's words and word pairs the plan has not
-    assigned yet: places (listed in the prompt as ``- name``) first, as plans
-    go somewhere before they search, then words the examples use as
-    variables; each kind in the task's order.
+    Candidates are what the plan has not assigned yet: the places the task
+    names (listed in the prompt as ``- name``, or by another name listed
+    with it: ``cuisine`` is the kitchen), the things it names (a word
+    after an article or a possessive that is not a place), then its words
+    the examples use as variables; each kind in the task's order. Places
+    come first, as plans go somewhere before they search, except right
+    after a GO line: there the plan searches what it came for.
     """
     assigned = set(_ASSIGNED.findall(done))
     words = _WORD.findall(_task_line(prompt).lower())
@@ -230,10 +259,20 @@ def _new_variable(done, prompt):
     for i, word in enumerate(words):
         candidates += ['_'.join(words[i:i + 2])] if i + 1 < len(words) else []
         candidates.append(word)
-    places = [c for c in candidates if c not in assigned
-              and re.search(rf'\n- {re.escape(c)}(?:\n| \()', prompt)]
+    known, aliases = _places(prompt), _place_aliases(prompt)
+    places = [p for p in (c if c in known else aliases.get(c) for c in candidates)
+              if p and p not in assigned]
+    things = []
+    for i in range(1, len(words)):
+        word, pair = words[i], '_'.join(words[i:i + 2])
+        if (words[i - 1] in _DETERMINERS and word not in _DETERMINERS
+                and word not in assigned and not {word, pair} & (known | set(aliases))):
+            things.append(word)
     usable = [c for c in candidates if c not in assigned and f'${c} = ' in prompt]
-    return (places or usable or [''])[0]
+    previous = done[done.rfind('\n', 0, len(done) - 1) + 1:]
+    order = (things, places) if _CALL.match(previous) and \
+        _CALL.match(previous).group(1) == 'GO' else (places, things)
+    return (order[0] or order[1] or usable or [''])[0]
 
 
 def _named(name, line, done, prompt):
@@ -305,4 +344,5 @@ def plan_guess(text, prompt=''):
     return ''
 
 
-__all__ = ['answer_start', 'consensus', 'lookup', 'lookups', 'next_line', 'plan_guess']
+__all__ = ['answer_start', 'consensus', 'lookup', 'lookups', 'next_line', 'plan_guess',
+           'repeats_line']

@@ -575,7 +575,7 @@ class FastGrammarDecoder:
                 state = self.matcher.advance(state, added)
                 draft += added
                 continue
-            so_far = text + draft
+            so_far, before = text + draft, state
             more = ''
             if self.lookup and not so_far:
                 # The answer's first line: the nearest example's.
@@ -603,6 +603,10 @@ class FastGrammarDecoder:
                         break
             if not more:
                 break
+            if drafting.repeats_line(so_far, more):
+                # A plan does not repeat a line: lookups that would are
+                # matching the draft itself, in a loop.
+                return draft, before
             draft += more
         return draft, state
 

@@ -13,7 +13,8 @@
 # limitations under the License.
 """Drafts for speculative decoding: prompt lookup and plan-language guesses."""
 
-from llm_planner.drafting import answer_start, consensus, lookup, next_line, plan_guess
+from llm_planner.drafting import (
+    answer_start, consensus, lookup, next_line, plan_guess, repeats_line)
 import pytest
 
 PROMPT = ('<|im_start|>user\nGo to the kitchen<|im_end|>\n<|im_start|>assistant\n'
@@ -189,3 +190,41 @@ def test_next_line(text, start):
 ])
 def test_no_next_line(text):
     assert next_line(text, PROMPT) == ''
+
+
+TASK_PROMPT = ('Places:\n- kitchen (also: cuisine)\n- bedroom\n'
+               '<|im_start|>user\n{}<|im_end|>\n<|im_start|>assistant\n')
+
+
+@pytest.mark.parametrize('task, done, name', [
+    # A place the task names first, then, right after going there, the
+    # thing it names; once that is grabbed, the next place.
+    ('Pick up the phone in the bedroom and bring it to the kitchen', 'OK\n', 'bedroom'),
+    ('Pick up the phone in the bedroom and bring it to the kitchen',
+     'OK\n$bedroom = GET_LOCATION(location_name:"bedroom")\nGO(to:$bedroom)\n', 'phone'),
+    ('Pick up the phone in the bedroom and bring it to the kitchen',
+     'OK\n$bedroom = GET_LOCATION(location_name:"bedroom")\nGO(to:$bedroom)\n'
+     '$phone = SEARCH(object_name:"phone")\nGRAB(where:$phone)\n', 'kitchen'),
+    # No place: the thing.
+    ('Find the keys', 'OK\n', 'keys'),
+    # A place by another name; a word of a place's name is not a thing.
+    ('Va dans la cuisine et prends une pomme', 'OK\n', 'kitchen'),
+    ('Va dans la cuisine et prends une pomme',
+     'OK\n$kitchen = GET_LOCATION(location_name:"kitchen")\nGO(to:$kitchen)\n', 'pomme'),
+    ('Go to the kitchen and then to the bedroom',
+     'OK\n$kitchen = GET_LOCATION(location_name:"kitchen")\nGO(to:$kitchen)\n', 'bedroom'),
+])
+def test_new_variable_places_and_things(task, done, name):
+    assert plan_guess(done + '$', TASK_PROMPT.format(task)) == name
+
+
+@pytest.mark.parametrize('text, more, repeats', [
+    ('OK\n$a = SEARCH(object_name:"a")\nGO(to:$a)\n', 'GO(to:$a)\n', True),
+    ('OK\n$a = SEARCH(object_name:"a")\nGO(to:$a)\nGO(to:$', 'a)\nGO(to:$a)\n', True),
+    ('OK\nGO(to:$a)\n', 'GRAB(where:$a)\n', False),
+    ('OK\nGO(to:$a)\n', 'GO(to:$a', False),  # no line completed
+    ('OK\nGO(to:$ab)\n', 'GO(to:$a)\n', False),  # a longer line is another line
+    ('', 'OK\n', False),
+])
+def test_repeats_line(text, more, repeats):
+    assert repeats_line(text, more) == repeats
