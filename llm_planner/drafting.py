@@ -61,8 +61,6 @@ _MARKUP = re.compile(r'<\|[^|>]*\|>')
 _DETERMINERS = frozenset(
     'the a an my your his her its our their this that these those some '
     'le la les l un une des du de mon ma mes ton ta tes son sa ses notre votre'.split())
-# Shortest end of the text whose earlier occurrences must agree (consensus).
-CONSENSUS_CHARS = 6
 
 
 def _ends_of_occurrences(whole, n):
@@ -103,27 +101,26 @@ def lookup(text, corpus, max_chars=MAX_LOOKUP, min_chars=MIN_LOOKUP):
     return next(lookups(text, corpus, max_chars, min_chars), '')
 
 
-def consensus(text, corpus, min_chars=CONSENSUS_CHARS):
-    """
-    Return the word every earlier occurrence of the end of ``corpus + text`` is followed by.
+def consensus(text, corpus):
+    r"""
+    Return the word every earlier occurrence of the last two lines' text is followed by.
 
-    The end is the longest one (at least ``min_chars`` characters, and the
-    whole current line with the line break before it) that occurs at least
-    twice before; '' when those occurrences are followed by different words,
-    or by none. At an open field (a new variable's name) this tells a
-    convention of the examples (``BACK`` then ``$start``) from a choice
-    (``OK`` then ``$kitchen`` or ``$banana``).
+    The text looked up is the previous line, whole, and the current one
+    (``\nBACK\n$``); it must occur at least twice before. '' when those
+    occurrences are followed by different words, or by none. At an open field
+    (a new variable's name) this tells a convention of the examples (``BACK``
+    then ``$start``) from a choice (``OK`` then ``$kitchen`` or ``$banana``).
+    A shorter end would let coincidences decide (``ce")\nGO(to:$`` ends both
+    an office line and an entrance line).
     """
     whole = corpus + text
-    # The end looked up covers the whole current line and the character before
-    # its line break.
-    line = len(whole) - whole.rfind('\n') + 1
-    for n in range(min(MAX_LOOKUP, len(whole) - 1), max(min_chars, line) - 1, -1):
-        matches = (_WORD.match(whole, start) for start in _ends_of_occurrences(whole, n))
-        words = [m.group(0) if m else '' for m in matches]
-        if len(words) >= 2:
-            return words[0] if len(set(words)) == 1 else ''
-    return ''
+    before = whole.rfind('\n', 0, whole.rfind('\n'))
+    if before < 0:
+        return ''
+    n = len(whole) - before
+    matches = (_WORD.match(whole, start) for start in _ends_of_occurrences(whole, n))
+    words = [m.group(0) if m else '' for m in matches]
+    return words[0] if len(words) >= 2 and len(set(words)) == 1 else ''
 
 
 def answer_start(corpus):

@@ -228,3 +228,14 @@ def test_new_variable_places_and_things(task, done, name):
 ])
 def test_repeats_line(text, more, repeats):
     assert repeats_line(text, more) == repeats
+
+
+def test_consensus_needs_the_whole_previous_line():
+    # Two office lines and an entrance line end alike ('ce")'): what follows
+    # the office ones is no guide to the entrance one.
+    corpus = ('OK\n$office = GET_LOCATION(location_name:"office")\nGO(to:$office)\n'
+              'OK\n$office = GET_LOCATION(location_name:"office")\nGO(to:$office)\n')
+    text = 'OK\n$entrance = GET_LOCATION(location_name:"entrance")\nGO(to:$'
+    assert consensus(text, corpus) == ''
+    assert consensus('OK\n$office = GET_LOCATION(location_name:"office")\nGO(to:$',
+                     corpus) == 'office'
