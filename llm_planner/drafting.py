@@ -248,7 +248,8 @@ def _new_variable(done, prompt):
     after an article or a possessive that is not a place), then its words
     the examples use as variables; each kind in the task's order. Places
     come first, as plans go somewhere before they search, except right
-    after a GO line: there the plan searches what it came for.
+    after a line that uses a place (``GO(to:$kitchen)``): there the plan
+    searches what it came for.
     """
     assigned = set(_ASSIGNED.findall(done))
     words = _WORD.findall(_task_line(prompt).lower())
@@ -266,10 +267,12 @@ def _new_variable(done, prompt):
                 and word not in assigned and not {word, pair} & (known | set(aliases))):
             things.append(word)
     usable = [c for c in candidates if c not in assigned and f'${c} = ' in prompt]
+    # Arrived: the line before uses a place (GO(to:$kitchen)) rather than storing one.
     previous = done[done.rfind('\n', 0, len(done) - 1) + 1:]
-    order = (things, places) if _CALL.match(previous) and \
-        _CALL.match(previous).group(1) == 'GO' else (places, things)
-    return (order[0] or order[1] or usable or [''])[0]
+    arrived = not previous.startswith('$') and any(
+        name in known for name in _USED.findall(previous))
+    first, second = (things, places) if arrived else (places, things)
+    return (first or second or usable or [''])[0]
 
 
 def _named(name, line, done, prompt):
