@@ -40,6 +40,48 @@ def rule_name(skill_name):
     return 'call-' + skill_name.lower().replace('_', '-')
 
 
+# Rules every grammar here shares: variable names and quoted literals.
+VAR_RULE = f'var ::= "$" [a-z] [a-z0-9_]{{0,{MAX_VAR - 1}}}'
+STRING_RULES = (
+    # The first character is not a space: the validator refuses a blank literal.
+    f'string ::= "\\"" [^ "\\\\$\\x00-\\x1f\\x7f] char{{0,{MAX_LITERAL - 1}}} "\\""',
+    'char ::= [^"\\\\$\\x00-\\x1f\\x7f]',
+)
+
+
+def skill_rules(catalog, value_of):
+    """
+    Return (GBNF rules, skills) for the catalog's skills that can be written.
+
+    ``value_of(arg)`` names the rule an argument's value follows, or None
+    when no value can be written for it (the skill is then left out).
+    """
+    rules, usable = [], []
+    for skill in catalog:
+        parts = []
+        for i, arg in enumerate(skill.args):
+            value = value_of(arg)
+            if value is None:
+                break
+            parts.append(f'{gbnf_literal((", " if i else "") + arg.name + ":")} {value}')
+        else:
+            body = ' '.join([gbnf_literal(skill.name + '(')] + parts + ['")"'])
+            rules.append(f'{rule_name(skill.name)} ::= {body}')
+            usable.append(skill)
+    return rules, usable
+
+
+def place_rule(semantic_map, strict_places):
+    """Return the ``place-value`` rule: the map's names and aliases, and any name unless strict."""
+    names = []
+    for place in semantic_map.places:
+        for name in (place.name,) + tuple(place.aliases):
+            if name not in names:
+                names.append(name)
+    known = '"\\"" (' + ' | '.join(gbnf_literal(n) for n in names) + ') "\\""'
+    return 'place-value ::= ' + (known if strict_places else known + ' | string')
+
+
 def build_gbnf(catalog, semantic_map=None, max_steps=16, strict_places=False):
     """Return the GBNF grammar for plans over ``catalog`` and ``semantic_map``."""
     produced = {skill.returns for skill in catalog if skill.returns}
@@ -47,22 +89,15 @@ def build_gbnf(catalog, semantic_map=None, max_steps=16, strict_places=False):
         LOCATION: 'var' if LOCATION in produced else None,
         STRING: 'string | var' if STRING in produced else 'string',
     }
-    usable, lines = [], []
-    for skill in catalog:
-        parts = []
-        for i, arg in enumerate(skill.args):
-            sep = ', ' if i else ''
-            if arg.values == VALUES_LOCATIONS and semantic_map is not None:
-                value = 'place-value'
-            else:
-                value = 'location-value' if arg.type == LOCATION else 'string-value'
-                if value_rules[arg.type] is None:
-                    break
-            parts.append(f'{gbnf_literal(sep + arg.name + ":")} {value}')
-        else:
-            body = ' '.join([gbnf_literal(skill.name + '(')] + parts + ['")"'])
-            lines.append(f'{rule_name(skill.name)} ::= {body}')
-            usable.append(skill)
+
+    def value_of(arg):
+        if arg.values == VALUES_LOCATIONS and semantic_map is not None:
+            return 'place-value'
+        if value_rules[arg.type] is None:
+            return None
+        return 'location-value' if arg.type == LOCATION else 'string-value'
+
+    lines, usable = skill_rules(catalog, value_of)
     calls = ' | '.join(rule_name(s.name) for s in usable)
     returning = ' | '.join(rule_name(s.name) for s in usable if s.returns)
     head = [
@@ -78,20 +113,50 @@ def build_gbnf(catalog, semantic_map=None, max_steps=16, strict_places=False):
     tail = [
         f'location-value ::= {value_rules[LOCATION] or "var"}',
         f'string-value ::= {value_rules[STRING]}',
-        f'var ::= "$" [a-z] [a-z0-9_]{{0,{MAX_VAR - 1}}}',
-        # The first character is not a space: the validator refuses a blank literal.
-        f'string ::= "\\"" [^ "\\\\$\\x00-\\x1f\\x7f] char{{0,{MAX_LITERAL - 1}}} "\\""',
-        'char ::= [^"\\\\$\\x00-\\x1f\\x7f]',
+        VAR_RULE,
+        *STRING_RULES,
     ]
     if semantic_map is not None:
-        names = []
-        for place in semantic_map.places:
-            for name in (place.name,) + tuple(place.aliases):
-                if name not in names:
-                    names.append(name)
-        known = ' | '.join(gbnf_literal(n) for n in names)
-        place = f'"\\"" ({known}) "\\""'
-        if not strict_places:
-            place = f'"\\"" ({known}) "\\"" | string'
-        tail.append(f'place-value ::= {place}')
+        tail.append(place_rule(semantic_map, strict_places))
     return '\n'.join(head + lines + tail) + '\n'
+
+
+def line_gbnf(catalog, semantic_map, var_types, allow_refusal=False, strict_places=False):
+    """
+    Return a GBNF grammar for ONE program line, then an optional newline.
+
+    ``$variable`` arguments may only name the variables in ``var_types``
+    ({'$name': type}) of the argument's type; a call whose LOCATION argument
+    has no such variable is left out. A newline after the line means the
+    model goes on with another line; none means the program ends. Return
+    None when no line is possible.
+    """
+    by_type = {t: sorted(v for v, vt in var_types.items() if vt == t) for t in (LOCATION, STRING)}
+
+    def value_of(arg):
+        if arg.values == VALUES_LOCATIONS and semantic_map is not None:
+            return 'place-value'
+        if arg.type == LOCATION:
+            return 'location-var' if by_type[LOCATION] else None
+        return 'string-value'
+
+    rules, usable = skill_rules(catalog, value_of)
+    if not usable:
+        return None
+    returning = [s for s in usable if s.returns]
+    head = [f'root ::= {gbnf_literal(REFUSAL) + " | " if allow_refusal else ""}line "\\n"?']
+    alternatives = ['call']
+    if returning:
+        alternatives.insert(0, 'assign')
+        head.append('assign ::= var " = " (' + ' | '.join(rule_name(s.name) for s in returning)
+                    + ')')
+    head.append('line ::= ' + ' | '.join(alternatives))
+    head.append('call ::= ' + ' | '.join(rule_name(s.name) for s in usable))
+    tail = [VAR_RULE, *STRING_RULES,
+            'string-value ::= string' + (' | string-var' if by_type[STRING] else '')]
+    for vtype, rule in ((LOCATION, 'location-var'), (STRING, 'string-var')):
+        if by_type[vtype]:
+            tail.append(f'{rule} ::= ' + ' | '.join(gbnf_literal(v) for v in by_type[vtype]))
+    if semantic_map is not None:
+        tail.append(place_rule(semantic_map, strict_places))
+    return '\n'.join(head + rules + tail) + '\n'

@@ -36,11 +36,11 @@ import threading
 import time
 import unicodedata
 
-from llm_planner.catalog import CatalogError, LOCATION, SkillCatalog, STRING, VALUES_LOCATIONS
+from llm_planner.catalog import CatalogError, SkillCatalog, VALUES_LOCATIONS
 from llm_planner.config import PlannerConfig
 from llm_planner.drafting import plan_guess
 from llm_planner.errors import ErrorCode, PlannerError
-from llm_planner.grammar import build_gbnf, gbnf_literal, MAX_LITERAL, MAX_VAR, rule_name
+from llm_planner.grammar import build_gbnf, line_gbnf
 from llm_planner.program import format_program, parse_line, parse_program, REFUSAL
 from llm_planner.prompt import AnswerFormat, ExampleError, load_examples, PromptBuilder
 from llm_planner.semantic_map import MapError, SemanticMap
@@ -137,66 +137,6 @@ def screen_task(task, max_chars):
         raise PlannerError(ErrorCode.UNSUPPORTED_TASK,
                            "the task tries to change the planner's instructions; refused")
     return text
-
-
-def line_gbnf(catalog, semantic_map, var_types, allow_refusal=False, strict_places=False):
-    """
-    Return a GBNF grammar for ONE program line, then an optional newline.
-
-    ``$variable`` arguments may only name the variables in ``var_types``
-    ({'$name': type}) of the argument's type; a call whose LOCATION argument
-    has no such variable is left out. A newline after the line means the
-    model goes on with another line; none means the program ends. Return
-    None when no line is possible.
-    """
-    by_type = {t: sorted(v for v, vt in var_types.items() if vt == t) for t in (LOCATION, STRING)}
-    rules, usable = [], []
-    for skill in catalog:
-        parts = []
-        for i, arg in enumerate(skill.args):
-            sep = ', ' if i else ''
-            if arg.values == VALUES_LOCATIONS and semantic_map is not None:
-                value = 'place-value'
-            elif arg.type == LOCATION:
-                if not by_type[LOCATION]:
-                    break
-                value = 'location-var'
-            else:
-                value = 'string-value'
-            parts.append(f'{gbnf_literal(sep + arg.name + ":")} {value}')
-        else:
-            body = ' '.join([gbnf_literal(skill.name + '(')] + parts + ['")"'])
-            rules.append(f'{rule_name(skill.name)} ::= {body}')
-            usable.append(skill)
-    if not usable:
-        return None
-    returning = [s for s in usable if s.returns]
-    head = [f'root ::= {gbnf_literal(REFUSAL) + " | " if allow_refusal else ""}line "\\n"?']
-    alternatives = ['call']
-    if returning:
-        alternatives.insert(0, 'assign')
-        head.append('assign ::= var " = " (' + ' | '.join(rule_name(s.name) for s in returning)
-                    + ')')
-    head.append('line ::= ' + ' | '.join(alternatives))
-    head.append('call ::= ' + ' | '.join(rule_name(s.name) for s in usable))
-    tail = [
-        f'var ::= "$" [a-z] [a-z0-9_]{{0,{MAX_VAR - 1}}}',
-        f'string ::= "\\"" [^ "\\\\$\\x00-\\x1f\\x7f] char{{0,{MAX_LITERAL - 1}}} "\\""',
-        'char ::= [^"\\\\$\\x00-\\x1f\\x7f]',
-        'string-value ::= string' + (' | string-var' if by_type[STRING] else ''),
-    ]
-    for vtype, rule in ((LOCATION, 'location-var'), (STRING, 'string-var')):
-        if by_type[vtype]:
-            tail.append(f'{rule} ::= ' + ' | '.join(gbnf_literal(v) for v in by_type[vtype]))
-    if semantic_map is not None:
-        names = []
-        for place in semantic_map.places:
-            for name in (place.name,) + tuple(place.aliases):
-                if name not in names:
-                    names.append(name)
-        known = '"\\"" (' + ' | '.join(gbnf_literal(n) for n in names) + ') "\\""'
-        tail.append('place-value ::= ' + (known if strict_places else known + ' | string'))
-    return '\n'.join(head + rules + tail) + '\n'
 
 
 def _fold_place(text):
@@ -516,5 +456,5 @@ class Planner:
         return steps
 
 
-__all__ = ['Planner', 'PlanResult', 'check_task', 'line_gbnf',
+__all__ = ['Planner', 'PlanResult', 'check_task',
            'looks_like_injection', 'names_place', 'screen_task']
