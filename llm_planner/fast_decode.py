@@ -554,7 +554,7 @@ class FastGrammarDecoder:
 
     def draft_text(self, text, state, corpus, max_chars):
         """
-        Return (draft text, matcher state after it) for generated ``text`` at ``state``.
+        Return the draft text for generated ``text`` at matcher state ``state``.
 
         Chains, while there is room: the text the grammar forces; at the
         answer's start the first line of the nearest example's answer
@@ -575,7 +575,7 @@ class FastGrammarDecoder:
                 state = self.matcher.advance(state, added)
                 draft += added
                 continue
-            so_far, before = text + draft, state
+            so_far = text + draft
             more = ''
             if self.lookup and not so_far:
                 # The answer's first line: the nearest example's.
@@ -601,14 +601,12 @@ class FastGrammarDecoder:
                     if line:
                         more, state = line, after
                         break
-            if not more:
+            # A plan does not repeat a line: lookups that would are matching
+            # the draft itself, in a loop.
+            if not more or drafting.repeats_line(so_far, more):
                 break
-            if drafting.repeats_line(so_far, more):
-                # A plan does not repeat a line: lookups that would are
-                # matching the draft itself, in a loop.
-                return draft, before
             draft += more
-        return draft, state
+        return draft
 
     # -- picking --------------------------------------------------------------
 
@@ -645,7 +643,7 @@ class FastGrammarDecoder:
                    self.max_batch - n_head, session.n_batch - n_head)
         if room <= 0:
             return []
-        text, _ = self.draft_text(tracker.text, tracker.state, corpus, CHARS_PER_TOKEN * room)
+        text = self.draft_text(tracker.text, tracker.state, corpus, CHARS_PER_TOKEN * room)
         return self.draft_tokens(text)[:room] if text else []
 
     def _ends_here(self, tok, tracker):

@@ -362,9 +362,9 @@ class Planner:
                                                   f'{self.config.planning_timeout} s')
         completion = self._backend.complete(prompt, grammar, budget, deadline)
         state['tokens'] += completion.tokens_generated
-        state['tokens_sampled'] = state.get('tokens_sampled', 0) + completion.tokens_sampled
-        state['tokens_forced'] = state.get('tokens_forced', 0) + completion.tokens_forced
-        for key, value in (('decode_steps', completion.decode_steps),
+        for key, value in (('tokens_sampled', completion.tokens_sampled),
+                           ('tokens_forced', completion.tokens_forced),
+                           ('decode_steps', completion.decode_steps),
                            ('prompt_tokens_evaluated',
                             completion.tokens_prompt - completion.tokens_cached)):
             state[key] = state.get(key, 0) + value

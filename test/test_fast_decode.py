@@ -352,7 +352,7 @@ def test_first_draft_is_the_nearest_examples_first_line(models, grammars):
               '<|im_start|>user\nFind the book in the office<|im_end|>\n'
               '<|im_start|>assistant\n')
     decoder = FastGrammarDecoder(models['bpe'], grammars[False], max_batch=BATCH)
-    text, _ = decoder.draft_text('', decoder.matcher.start(), prompt, 200)
+    text = decoder.draft_text('', decoder.matcher.start(), prompt, 200)
     assert text.startswith('$pen = SEARCH(object_name:"')
     assert lookup('', prompt).startswith('$office')  # what the longest match would draft
 
