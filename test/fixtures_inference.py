@@ -22,6 +22,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
@@ -75,6 +76,72 @@ def free_port():
 def closed_port():
     """Return a TCP port on 127.0.0.1 that nothing listens on."""
     return free_port()
+
+
+@pytest.fixture
+def hanging_port():
+    """
+    Return a port on 127.0.0.1 where a TCP connect hangs (loopback only).
+
+    A listener with a backlog of 0 that never accepts: once its accept queue
+    holds what it can, Linux drops further SYNs, so a new connect neither
+    completes nor is refused until the client's timeout. The queue is filled
+    here with probing connects; the first one that times out proves it full.
+    """
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    fillers = []
+    try:
+        listener.bind(('127.0.0.1', 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        for _ in range(64):
+            probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            probe.settimeout(0.2)
+            try:
+                probe.connect(('127.0.0.1', port))
+            except socket.timeout:
+                probe.close()
+                break
+            fillers.append(probe)
+        else:
+            pytest.fail('the loopback accept queue never filled')
+        yield port
+    finally:
+        for sock in fillers:
+            sock.close()
+        listener.close()
+
+
+@pytest.fixture
+def silent_port():
+    """Return a port on 127.0.0.1 whose server accepts and never answers."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    accepted = []
+    stop = threading.Event()
+
+    def accept_loop():
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            accepted.append(conn)
+
+    listener.bind(('127.0.0.1', 0))
+    listener.listen(8)
+    listener.settimeout(0.05)
+    thread = threading.Thread(target=accept_loop, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(timeout=2.0)
+        for conn in accepted:
+            conn.close()
+        listener.close()
 
 
 def _server_up(base_url):

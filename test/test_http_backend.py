@@ -109,14 +109,28 @@ def test_closed_port_is_model_unavailable_quickly(closed_port):
         assert time.monotonic() - start < 1.5
 
 
-def test_unreachable_host_is_bounded_by_the_connect_timeout():
-    # A non-routable address: either the connect times out or the network says
-    # unreachable at once; both must be MODEL_UNAVAILABLE within the timeout.
-    b = HttpBackend('http://10.255.255.1:9', connect_timeout=0.3)
+def test_hanging_connect_is_bounded_by_the_connect_timeout(hanging_port):
+    # A loopback listener whose accept queue is full: the connect neither
+    # completes nor is refused, so only the connect timeout ends it.
+    b = HttpBackend(f'http://127.0.0.1:{hanging_port}', connect_timeout=0.3,
+                    read_timeout=30.0)
+    for call in (b.load, lambda: b.complete('x', GO_GRAMMAR, 8)):
+        start = time.monotonic()
+        with pytest.raises(PlannerError) as e:
+            call()
+        assert e.value.code == ErrorCode.MODEL_UNAVAILABLE
+        assert 'cannot connect' in e.value.message and 'timed out' in e.value.message
+        assert time.monotonic() - start < 1.5
+
+
+def test_server_that_never_answers_is_bounded_by_the_read_timeout(silent_port):
+    b = HttpBackend(f'http://127.0.0.1:{silent_port}', connect_timeout=2.0,
+                    read_timeout=0.3)
     start = time.monotonic()
     with pytest.raises(PlannerError) as e:
         b.complete('x', GO_GRAMMAR, 8)
-    assert e.value.code == ErrorCode.MODEL_UNAVAILABLE
+    assert e.value.code == ErrorCode.TIMEOUT
+    assert 'no reply' in e.value.message
     assert time.monotonic() - start < 1.5
 
 
@@ -261,5 +275,5 @@ def test_malformed_replies_are_model_unavailable(fake, reply):
 
 def test_bad_urls_are_rejected():
     with pytest.raises(ValueError):
-        HttpBackend('ftp://example.com')
+        HttpBackend('ftp://127.0.0.1/models')
     assert HttpBackend('127.0.0.1:8080').info()['base_url'] == '127.0.0.1:8080'
