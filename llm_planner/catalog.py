@@ -33,6 +33,8 @@ TYPES = (STRING, LOCATION)
 VALUES_LOCATIONS = 'locations'
 
 SKILL_NAME_RE = re.compile(r'^[A-Z][A-Z0-9_]{0,39}$')
+# An action word of a skill (``verbs:``): one to three lower-case English words.
+VERB_RE = re.compile(r'^[a-z]+(?: [a-z]+){0,2}$')
 ARG_NAME_RE = re.compile(r'^[a-z][a-z0-9_]{0,39}$')
 RESERVED = frozenset({'ERROR'})
 
@@ -60,6 +62,8 @@ class Skill:
     args: tuple = ()
     returns: str = ''
     run: dict = field(default_factory=dict, compare=False, hash=False)
+    verbs: tuple = ()  # the task actions it does; verbs[0] is the one the model writes
+    usage: tuple = ()  # rules shown to the model
 
     def arg(self, name):
         """Return the argument called ``name``, or None."""
@@ -69,10 +73,51 @@ class Skill:
         return None
 
     def signature(self):
-        """Return the signature as the prompt shows it, e.g. ``GO(to: LOCATION)``."""
+        """Return the signature as the prompt shows it, e.g. ``MOVE(to: LOCATION)``."""
         params = ', '.join(f'{a.name}: {a.type}' for a in self.args)
         ret = f': {self.returns}' if self.returns else ''
         return f'{self.name}({params}){ret}'
+
+
+
+@dataclass(frozen=True)
+class RoundTrip:
+    """A plan that stores where the robot starts and goes back there last."""
+
+    verbs: tuple
+    first: str
+    last: str
+    usage: tuple = ()
+
+
+def _strings(value, where, key, pattern=None):
+    """Return a YAML list of strings as a tuple (lower-cased words when ``pattern``)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise CatalogError(f'{where}: {key} must be a list of non-empty strings')
+    out = tuple(' '.join(v.split()) for v in value)
+    if pattern is not None:
+        out = tuple(v.lower() for v in out)
+        bad = [v for v in out if not pattern.match(v)]
+        if bad:
+            raise CatalogError(f'{where}: {key} {bad[0]!r} must be one to three English words')
+    return out
+
+
+def _parse_round_trip(entry):
+    if entry is None:
+        return None
+    if not isinstance(entry, dict):
+        raise CatalogError('round_trip must be a mapping')
+    verbs = _strings(entry.get('verbs'), 'round_trip', 'verbs', VERB_RE)
+    first, last = entry.get('first'), entry.get('last')
+    if not verbs:
+        raise CatalogError('round_trip: verbs must name at least one action')
+    if not isinstance(first, str) or not isinstance(last, str) or not first or not last:
+        raise CatalogError('round_trip: first and last must be program lines')
+    return RoundTrip(verbs, first.strip(), last.strip(),
+                     _strings(entry.get('usage'), 'round_trip', 'usage'))
 
 
 def _parse_skill(entry, index):
@@ -116,13 +161,15 @@ def _parse_skill(entry, index):
     run = entry.get('run') or {}
     if not isinstance(run, dict):
         raise CatalogError(f'{where}: run must be a mapping')
-    return Skill(name, description, tuple(args), returns, run)
+    verbs = _strings(entry.get('verbs'), where, 'verbs', VERB_RE)
+    usage = _strings(entry.get('usage'), where, 'usage')
+    return Skill(name, description, tuple(args), returns, run, verbs, usage)
 
 
 class SkillCatalog:
     """An ordered, immutable set of skills."""
 
-    def __init__(self, skills):
+    def __init__(self, skills, round_trip=None):
         self._skills = {}
         for skill in skills:
             if skill.name in self._skills:
@@ -130,13 +177,35 @@ class SkillCatalog:
             self._skills[skill.name] = skill
         if not self._skills:
             raise CatalogError('the catalog has no skill')
+        self.round_trip = round_trip
+        # verb -> what it stands for: skill names, or '' for the round trip.
+        self._verbs = {}
+        for skill in self._skills.values():
+            for verb in skill.verbs:
+                self._verbs.setdefault(verb, set()).add(skill.name)
+        for verb in (round_trip.verbs if round_trip else ()):
+            self._verbs.setdefault(verb, set()).add('')
+
+    @property
+    def verbs(self):
+        """Return {verb: set of skill names ('' = the round trip)} over the catalog."""
+        return {verb: set(names) for verb, names in self._verbs.items()}
+
+    @property
+    def main_verbs(self):
+        """Return the verb the model is told to write for each action, in catalog order."""
+        out = [skill.verbs[0] for skill in self._skills.values() if skill.verbs]
+        if self.round_trip is not None:
+            out.append(self.round_trip.verbs[0])
+        return out
 
     @classmethod
     def from_dict(cls, data):
         """Build a catalog from the parsed YAML document."""
         if not isinstance(data, dict) or not isinstance(data.get('skills'), list):
             raise CatalogError("expected a mapping with a 'skills' list")
-        return cls(_parse_skill(entry, i) for i, entry in enumerate(data['skills']))
+        return cls([_parse_skill(entry, i) for i, entry in enumerate(data['skills'])],
+                   _parse_round_trip(data.get('round_trip')))
 
     @classmethod
     def load(cls, path):

@@ -88,6 +88,11 @@ FIELDS = (
     Field('strict_places', bool, False,
           'true: place names limited to the map by the grammar; false: any name is '
           'admitted and an unknown one is refused with UNKNOWN_LOCATION'),
+    Field('check_actions', bool, True,
+          'true: the model first lists the task\'s actions as verbs (DO: go, take) and a '
+          'task with an action no skill\'s verbs name is refused (UNSUPPORTED_TASK) before '
+          'any program is decoded; false (or a catalog naming no verbs): no action line, '
+          'the model refuses with ERROR itself'),
 )
 FIELD_NAMES = tuple(f.name for f in FIELDS)
 _FIELDS_BY_NAME = {f.name: f for f in FIELDS}
@@ -165,6 +170,7 @@ class PlannerConfig:
     max_tokens: int = 256
     planning_timeout: float = 20.0
     strict_places: bool = False
+    check_actions: bool = True
     # Directory relative *_file paths resolve against ('' = default_config_dir()).
     config_dir: str = field(default='', compare=False)
 

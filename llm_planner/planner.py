@@ -36,18 +36,17 @@ import threading
 import time
 import unicodedata
 
-from llm_planner.catalog import CatalogError, SkillCatalog, VALUES_LOCATIONS
+from llm_planner.actions import actions_gbnf, check_actions, parse_actions, refusal_message
+from llm_planner.catalog import CatalogError, SkillCatalog
 from llm_planner.config import PlannerConfig
 from llm_planner.drafting import plan_guess
 from llm_planner.errors import ErrorCode, PlannerError
 from llm_planner.grammar import build_gbnf, line_gbnf
-from llm_planner.program import format_program, parse_line, parse_program, REFUSAL
+from llm_planner.program import format_program, parse_line, parse_program
 from llm_planner.prompt import AnswerFormat, ExampleError, load_examples, PromptBuilder
 from llm_planner.semantic_map import MapError, SemanticMap
-from llm_planner.validator import validate
+from llm_planner.validator import collapse_repeats, validate
 
-# Tokens for the second look at a refusal (the place is on the first lines).
-SECOND_LOOK_TOKENS = 48
 # Context kept free besides the prompt prefix, cached examples, task and plan (tokens).
 CONTEXT_MARGIN = 128
 
@@ -139,23 +138,6 @@ def screen_task(task, max_chars):
     return text
 
 
-def _fold_place(text):
-    """Return text lower-cased, without accents, with _ - ' as spaces, for matching."""
-    text = unicodedata.normalize('NFKD', str(text).lower())
-    text = ''.join(c for c in text if not unicodedata.combining(c))
-    return ' '.join(re.sub(r"[_\-'\u2019]+", ' ', text).split())
-
-
-_LOCATIVE = (r'\b(?:to|in|into|from|at|inside|toward|towards|through|dans|au|aux|a|vers|du|de'
-             r'|en|sur)\s+(?:(?:the|a|an|my|your|our|la|le|les|l|d|un|une|mon|ma|ta)\s+)?')
-
-
-def names_place(task, name):
-    """Return True when ``task`` names the place ``name`` after a preposition of place."""
-    pattern = _LOCATIVE + re.escape(_fold_place(name)) + r'\b'
-    return re.search(pattern, _fold_place(task)) is not None
-
-
 def _first_invalid(steps, catalog, semantic_map, max_steps):
     """
     Return (index, error) of the first step the validator refuses, or (None, None).
@@ -232,14 +214,34 @@ class Planner:
         except (CatalogError, MapError, ExampleError) as e:
             raise PlannerError(ErrorCode.MODEL_UNAVAILABLE, f'bad configuration: {e}') from e
         self.catalog, self.semantic_map, self.examples = catalog, semantic_map, examples
-        self.answer_format = AnswerFormat(catalog)
-        program_gbnf = build_gbnf(catalog, semantic_map, max_steps=config.max_steps,
-                                  strict_places=config.strict_places)
-        self.grammar = self.answer_format.gbnf(program_gbnf, config.max_steps)
-        self.plan_grammar = self.answer_format.gbnf(program_gbnf, config.max_steps,
-                                                    refusal=False)
+        answer = AnswerFormat(catalog, config.check_actions)
+        self.answer_format = answer
+        self.actions_grammar = actions_gbnf()
+        # The skill that stores the start serves round trips only, unless it
+        # does an action of its own.
+        start_skill = catalog.get(answer.start_skill) if answer.round_trips else None
+        one_way = catalog
+        if start_skill is not None and not start_skill.verbs:
+            one_way = SkillCatalog([s for s in catalog if s is not start_skill])
+        self.plan_grammar = answer.gbnf(
+            build_gbnf(one_way, semantic_map, max_steps=config.max_steps,
+                       strict_places=config.strict_places), config.max_steps)
+        self.round_trip_grammar = answer.gbnf(
+            build_gbnf(catalog, semantic_map, max_steps=config.max_steps,
+                       strict_places=config.strict_places), config.max_steps,
+            round_trip=True)
+        if not answer.checks_actions:
+            # A catalog that names no verbs: no action line; the model refuses
+            # with ERROR itself and chooses the kind of program.
+            self.actions_grammar = None
+            self.plan_grammar = self.round_trip_grammar = answer.gbnf(
+                build_gbnf(catalog, semantic_map, max_steps=config.max_steps,
+                           strict_places=config.strict_places), config.max_steps,
+                round_trip=None)
+        # The first request of every task.
+        self.grammar = self.actions_grammar or self.plan_grammar
         self.prompt_builder = PromptBuilder(catalog, semantic_map, examples,
-                                            config.num_examples)
+                                            config.num_examples, config.check_actions)
 
     def load(self):
         """
@@ -267,8 +269,9 @@ class Planner:
                 else:
                     self._backend.warm(self.prefix)
                 prepare = getattr(self._backend, 'prepare', None)
-                if prepare is not None:  # make the fast decoder now, not on the first task
-                    prepare(self.grammar)
+                if prepare is not None:  # make the fast decoders now, not on the first task
+                    for grammar in {self.grammar, self.plan_grammar, self.round_trip_grammar}:
+                        prepare(grammar)
             except PlannerError:
                 raise
             except Exception as e:  # noqa: B902 (any backend failure: model unusable)
@@ -349,7 +352,8 @@ class Planner:
                                        'tokens_forced': state.get('tokens_forced', 0),
                                        'decode_steps': state.get('decode_steps', 0),
                                        'prompt_tokens_evaluated':
-                                           state.get('prompt_tokens_evaluated', 0)})
+                                           state.get('prompt_tokens_evaluated', 0),
+                                       'actions': state.get('actions', [])})
 
     def _complete(self, prompt, grammar, deadline, state):
         budget = self.config.max_tokens - state['tokens']
@@ -376,55 +380,40 @@ class Planner:
                                f'tokens')
         return completion.text
 
-    def _refusal_for_unknown_place(self, prompt, task, deadline, state):
-        """
-        Raise UNKNOWN_LOCATION when the model refused a task over a place not on the map.
-
-        A small model often answers ERROR for "go to the balcony" because it
-        does not know the place. Decoded again without the ERROR choice, the
-        first lines of its plan show which place it meant: when that is a
-        place the task names (after a preposition of place) and the map does
-        not have, UNKNOWN_LOCATION (naming it) is the refusal that tells the
-        user why. Anything else, a timeout included, keeps the ERROR.
-        """
-        budget = min(SECOND_LOOK_TOKENS, self.config.max_tokens - state['tokens'])
-        if budget <= 0 or time.monotonic() >= deadline:
-            return
-        try:
-            completion = self._backend.complete(prompt, self.plan_grammar, budget, deadline)
-        except PlannerError:
-            return
-        state['tokens'] += completion.tokens_generated
-        state['calls'] += 1
-        lines = AnswerFormat.split(completion.text)[1].split('\n')
-        if completion.finish_reason == 'length':
-            lines = lines[:-1]  # the last line may be cut
-        for number, line in enumerate(lines, 1):
-            try:
-                step = parse_line(line, number)
-            except PlannerError:
-                return
-            skill = self.catalog.get(step.function)
-            for name, value in step.args:
-                arg = skill.arg(name) if skill is not None else None
-                if (arg is not None and arg.values == VALUES_LOCATIONS
-                        and self.semantic_map.resolve(value) is None
-                        and names_place(task, value)):
-                    state['raw'] = '\n'.join(lines[:number])
-                    known = ', '.join(self.semantic_map.names)
-                    raise PlannerError(
-                        ErrorCode.UNKNOWN_LOCATION,
-                        f'{value!r} is not on the semantic map; known places: {known}')
-
     def _decode(self, prompt, task, deadline, state):
-        """Decode, parse and validate; repair a line that uses an unassigned variable."""
+        """
+        Decode the action line, check it, decode the program, parse and validate.
+
+        A task with an action no skill does is refused from its action line
+        alone. The program is decoded under the grammar of a round trip when
+        an action is the round trip's, else under one without the start.
+        A line that uses an unassigned variable is repaired.
+        """
+        catalog = self.catalog
+        if self.actions_grammar is None:
+            raw = self._complete(prompt, self.plan_grammar, deadline, state)
+            state['raw'] = raw
+            return self._checked(collapse_repeats(parse_program(raw)), prompt, state, deadline)
+        head = self._complete(prompt, self.actions_grammar, deadline, state)
+        actions = parse_actions(head)
+        state['actions'] = actions
+        state['raw'] = head.rstrip('\n')
+        unsupported, round_trip = check_actions(actions, catalog)
+        if unsupported or not actions:
+            raise PlannerError(ErrorCode.UNSUPPORTED_TASK,
+                               refusal_message(unsupported or ['(nothing)'], catalog))
+        if not head.endswith('\n'):
+            head += '\n'
+        prompt += head
+        grammar = self.round_trip_grammar if round_trip else self.plan_grammar
+        raw = self._complete(prompt, grammar, deadline, state)
+        state['raw'] = raw
+        return self._checked(collapse_repeats(parse_program(raw)), prompt, state, deadline)
+
+    def _checked(self, steps, prompt, state, deadline):
+        """Validate; repair a line that uses an unassigned variable, line by line."""
         config = self.config
         catalog, semantic_map = self.catalog, self.semantic_map
-        marker, raw = AnswerFormat.split(self._complete(prompt, self.grammar, deadline, state))
-        state['raw'] = raw
-        if raw.strip() == REFUSAL and not config.strict_places:
-            self._refusal_for_unknown_place(prompt, task, deadline, state)
-        steps = parse_program(raw)  # UNSUPPORTED_TASK for ERROR, INVALID_PLAN
         index, error = _first_invalid(steps, catalog, semantic_map, config.max_steps)
         if error is None:
             return steps
@@ -437,7 +426,6 @@ class Planner:
         steps = steps[:index]
         lines = [s.text() for s in steps]
         var_types = validate(steps, catalog, semantic_map, config.max_steps) if steps else {}
-        prompt += marker + '\n' if marker else ''
         more = True
         while more and len(steps) < config.max_steps:
             grammar = line_gbnf(catalog, semantic_map, var_types,
@@ -456,5 +444,4 @@ class Planner:
         return steps
 
 
-__all__ = ['Planner', 'PlanResult', 'check_task',
-           'looks_like_injection', 'names_place', 'screen_task']
+__all__ = ['Planner', 'PlanResult', 'check_task', 'looks_like_injection', 'screen_task']

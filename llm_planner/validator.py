@@ -89,4 +89,28 @@ def validate(steps, catalog, semantic_map=None, max_steps=DEFAULT_MAX_STEPS):
     return types
 
 
-__all__ = ['validate', 'DEFAULT_MAX_STEPS', 'STRING', 'LOCATION']
+def collapse_repeats(steps):
+    """
+    Return ``steps`` without a block of calls repeated right after itself.
+
+    ``SEARCH x, GRAB x, SEARCH x, GRAB x`` is the same two calls twice in a
+    row: the robot would redo what it just did. The second copy goes; a call
+    repeated after something else happened (back to a place after another)
+    stays.
+    """
+    steps = list(steps)
+    changed = True
+    while changed:
+        changed = False
+        for size in range(1, len(steps) // 2 + 1):
+            for i in range(len(steps) - 2 * size + 1):
+                if steps[i:i + size] == steps[i + size:i + 2 * size]:
+                    del steps[i + size:i + 2 * size]
+                    changed = True
+                    break
+            if changed:
+                break
+    return steps
+
+
+__all__ = ['collapse_repeats', 'validate', 'DEFAULT_MAX_STEPS', 'STRING', 'LOCATION']

@@ -84,11 +84,16 @@ def test_line_grammar_lists_only_assigned_variables(catalog, semantic_map):
 
 @pytest.mark.parametrize('max_steps', [1, 2, 16])
 def test_answer_grammar_compiles(vocab_model, catalog, semantic_map, max_steps):
-    text = AnswerFormat(catalog).gbnf(build_gbnf(catalog, semantic_map, max_steps=max_steps),
-                                      max_steps)
-    assert compiles(vocab_model, text), text
-    assert text.startswith('root ::= ("ERROR" | "OK\\n" program')
-    assert ('back-program ::= "$start = GET_CURRENT_LOCATION()\\n"' in text) == (max_steps >= 2)
+    program = build_gbnf(catalog, semantic_map, max_steps=max_steps)
+    for round_trip, root in ((False, 'root ::= (program)'),
+                             (True, 'root ::= (back-program)' if max_steps >= 2
+                              else 'root ::= (program)'),
+                             (None, 'root ::= ("ERROR" | program')):
+        text = AnswerFormat(catalog).gbnf(program, max_steps, round_trip=round_trip)
+        assert compiles(vocab_model, text), text
+        assert text.startswith(root), text
+        assert (('back-program ::= "$start = GET_CURRENT_LOCATION()\\n"' in text)
+                == (max_steps >= 2 and round_trip is not False))
 
 
 def test_literals_cannot_be_blank(catalog):

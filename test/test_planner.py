@@ -18,8 +18,7 @@ import threading
 from llm_planner.backends.base import Backend, Completion
 from llm_planner.config import PlannerConfig
 from llm_planner.errors import ErrorCode, PlannerError
-from llm_planner.planner import (
-    check_task, looks_like_injection, names_place, Planner, PlanResult)
+from llm_planner.planner import check_task, looks_like_injection, Planner, PlanResult
 from llm_planner.program import parse_program, Step
 from llm_planner.validator import validate
 import pytest
@@ -147,103 +146,101 @@ def test_injection_is_refused_without_the_model():
 
 def test_plan_with_scripted_backend():
     planner, backend = scripted_planner(
-        ['OK\n$kitchen = GET_LOCATION(location_name:"cuisine")\nGO(to:$kitchen)\n'])
+        ['DO: go\n', '$kitchen = GET_LOCATION(location_name:"cuisine")\nGO(to:$kitchen)\n'])
     result = planner.plan('Va dans la cuisine')
     assert isinstance(result, PlanResult)
     assert result.steps == [Step('GET_LOCATION', (('location_name', 'cuisine'),), '$kitchen'),
                             Step('GO', (('to', '$kitchen'),))]
     assert result.program == '$kitchen = GET_LOCATION(location_name:"cuisine")\nGO(to:$kitchen)'
     assert result.raw_output.startswith('$kitchen')
+    assert result.details['actions'] == ['go']
     assert backend.warmed == [planner.prefix]
     prompt, grammar, max_tokens = backend.requests[0]
     assert prompt.startswith(planner.prefix)
     assert prompt.endswith('Va dans la cuisine<|im_end|>\n<|im_start|>assistant\n')
-    assert grammar == planner.grammar and max_tokens == planner.config.max_tokens
+    assert grammar == planner.grammar == planner.actions_grammar
+    assert max_tokens == planner.config.max_tokens
+    # The program continues the answer after the action line, without the start.
+    prompt, grammar, _ = backend.requests[1]
+    assert prompt.endswith('<|im_start|>assistant\nDO: go\n')
+    assert grammar == planner.plan_grammar
+    assert 'GET_CURRENT_LOCATION' not in grammar and 'ERROR' not in grammar
 
 
-def test_refusal_and_unknown_place():
-    planner, _ = scripted_planner([
-        'ERROR', 'OK\n$kitchen = GET_LOCATION(location_name:"kitchen")\nGO(to:$kitchen)',
-        'OK\n$g = GET_LOCATION(location_name:"garage")\nGO(to:$g)'])
+@pytest.mark.parametrize('actions, named', [
+    ('go, water', "'water'"), ('make', "'make'"), ('find, take, put', "'put'"),
+    ('turn on, go', "'turn on'"), ('wash, wash', "'wash'"),
+])
+def test_an_action_no_skill_does_is_refused_from_the_action_line(actions, named):
+    planner, backend = scripted_planner([f'DO: {actions}\n'])
     with pytest.raises(PlannerError) as info:
-        planner.plan('Cook dinner')
+        planner.plan('Some task')
     assert info.value.code == ErrorCode.UNSUPPORTED_TASK
-    assert info.value.raw_output == 'ERROR'
+    assert info.value.message.startswith(f'no skill can {named};')
+    assert 'go, find, take, come back' in info.value.message
+    assert info.value.raw_output == f'DO: {actions}'
+    assert len(backend.requests) == 1  # no program decoded
+
+
+@pytest.mark.parametrize('actions', ['go', 'walks', 'look for', 'pick up', 'go back',
+                                     'grab, heading', 'find, take'])
+def test_synonyms_and_forms_of_known_verbs_plan(actions):
+    planner, backend = scripted_planner(
+        [f'DO: {actions}\n', '$kitchen = GET_LOCATION(location_name:"kitchen")\n'
+                              'GO(to:$kitchen)'])
+    planner.plan('Some task')
+    assert backend.requests[1][1] == planner.plan_grammar
+
+
+def test_round_trip_answer():
+    planner, backend = scripted_planner([
+        'DO: find, take, come back\n',
+        '$start = GET_CURRENT_LOCATION()\n$tea = SEARCH(object_name:"tea")\n'
+        'GRAB(where:$tea)\nGO(to:$start)'])
+    result = planner.plan('Bring me tea')
+    assert [s.function for s in result.steps] == ['GET_CURRENT_LOCATION', 'SEARCH', 'GRAB',
+                                                  'GO']
+    assert backend.requests[1][1] == planner.round_trip_grammar
+    assert 'back-program ::= "$start = GET_CURRENT_LOCATION()\\n"' in backend.requests[1][1]
+    assert planner.round_trip_grammar.startswith('root ::= (back-program)')
+
+
+def test_unknown_place_is_unknown_location_from_the_plan():
+    planner, backend = scripted_planner([
+        'DO: go\n', '$g = GET_LOCATION(location_name:"garage")\nGO(to:$g)'])
     with pytest.raises(PlannerError) as info:
         planner.plan('Go to the garage')
     assert info.value.code == ErrorCode.UNKNOWN_LOCATION
     assert 'garage' in info.value.message
+    assert len(backend.requests) == 2
 
 
-def test_refusal_over_a_place_not_on_the_map_is_unknown_location():
-    planner, backend = scripted_planner([
-        'ERROR', 'OK\n$balcony = GET_LOCATION(location_name:"balcony")\nGO(to:$balcony)'])
+def test_a_repeated_block_is_collapsed():
+    planner, _ = scripted_planner([
+        'DO: find, take, find, take\n',
+        '$cup = SEARCH(object_name:"cup")\nGRAB(where:$cup)\n'
+        '$cup = SEARCH(object_name:"cup")\nGRAB(where:$cup)'])
+    result = planner.plan('Take the cup')
+    assert result.program == '$cup = SEARCH(object_name:"cup")\nGRAB(where:$cup)'
+
+
+def test_without_the_action_check_the_model_refuses_itself():
+    planner, backend = scripted_planner(
+        ['ERROR', '$start = GET_CURRENT_LOCATION()\n$t = SEARCH(object_name:"tea")\n'
+                  'GRAB(where:$t)\nGO(to:$start)'], check_actions=False)
+    assert planner.actions_grammar is None and planner.grammar == planner.plan_grammar
+    assert planner.plan_grammar.startswith('root ::= ("ERROR" | program | back-program)')
     with pytest.raises(PlannerError) as info:
-        planner.plan('Go to the balcony')
-    assert info.value.code == ErrorCode.UNKNOWN_LOCATION
-    assert 'balcony' in info.value.message
-    assert info.value.raw_output.startswith('$balcony = GET_LOCATION')
-    # The second request may not answer ERROR.
-    assert backend.requests[1][1] == planner.plan_grammar
-    assert planner.plan_grammar.startswith('root ::= ("OK\\n" program')
-
-
-@pytest.mark.parametrize('task, plan', [
-    ('Cook dinner', 'OK\n$kitchen = GET_LOCATION(location_name:"kitchen")\nGO(to:$kitchen)'),
-    ("What's the weather like?", 'OK\n$w = GET_LOCATION(location_name:"weather")\nGO(to:$w)'),
-    ('Sing', 'OK\n$w = GET_LOCATION(location_name:"opera")\nGO(to:$w)'),
-    ('Sing', 'OK\nGO(to:$nowhere)'),
-])
-def test_refusal_stays_unsupported_otherwise(task, plan):
-    planner, _ = scripted_planner(['ERROR', plan])
-    with pytest.raises(PlannerError) as info:
-        planner.plan(task)
+        planner.plan('Cook dinner')
     assert info.value.code == ErrorCode.UNSUPPORTED_TASK
-    assert info.value.raw_output == 'ERROR'
-
-
-def test_second_look_is_short_and_a_cut_line_is_ignored():
-    class Cut(ScriptedBackend):
-        def complete(self, prompt, grammar, max_tokens, deadline=None):
-            self.requests.append((prompt, grammar, max_tokens))
-            if len(self.requests) == 1:
-                return Completion('ERROR', 1, 10, 0.1)
-            return Completion('OK\n$b = GET_LOCATION(location_name:"balc', max_tokens, 10, 0.1,
-                              finish_reason='length')
-    backend = Cut([])
-    planner = Planner(PlannerConfig(), backend=backend)
-    planner.load()
-    with pytest.raises(PlannerError) as info:
-        planner.plan('Go to the balcony')
-    assert info.value.code == ErrorCode.UNSUPPORTED_TASK
-    assert backend.requests[1][2] <= 48
-
-
-def test_no_second_look_with_strict_places():
-    planner, backend = scripted_planner(['ERROR'], strict_places=True)
-    with pytest.raises(PlannerError) as info:
-        planner.plan('Go to the balcony')
-    assert info.value.code == ErrorCode.UNSUPPORTED_TASK
-    assert len(backend.requests) == 1
-
-
-@pytest.mark.parametrize('task, name, named', [
-    ('Go to the balcony', 'balcony', True),
-    ('Walk to the laundry room', 'laundry_room', True),
-    ('Bring me a shovel from the shed', 'shed', True),
-    ("Va à l'entrée du jardin", 'entree', True),
-    ('Va dans la cave', 'cave', True),
-    ("What's the weather like?", 'weather', False),
-    ('Play some music', 'music', False),
-    ('Go to the balcony', 'garage', False),
-])
-def test_names_place(task, name, named):
-    assert names_place(task, name) == named
+    assert planner.plan('Bring me tea').steps[-1].text() == 'GO(to:$start)'
+    assert all(r[1] == planner.plan_grammar for r in backend.requests)
 
 
 def test_unassigned_variable_is_repaired_line_by_line():
     planner, backend = scripted_planner([
-        'OK\n$kitchen = GET_LOCATION(location_name:"kitchen")\nGO(to:$kitchn)\nGRAB(where:$x)',
+        'DO: go, take\n',
+        '$kitchen = GET_LOCATION(location_name:"kitchen")\nGO(to:$kitchn)\nGRAB(where:$x)',
         'GO(to:$kitchen)\n',
         '$cup = SEARCH(object_name:"cup")\n',
         'GRAB(where:$cup)',
@@ -253,32 +250,22 @@ def test_unassigned_variable_is_repaired_line_by_line():
 GO(to:$kitchen)
 $cup = SEARCH(object_name:"cup")
 GRAB(where:$cup)"""
-    assert (result.details['calls'], result.details['repairs']) == (4, 1)
-    # The repair requests continue the answer after the marker and the kept lines,
-    # under grammars that admit only the variables assigned so far.
-    prompt, grammar, _ = backend.requests[1]
-    assert prompt.endswith('<|im_start|>assistant\nOK\n'
+    assert (result.details['calls'], result.details['repairs']) == (5, 1)
+    # The repair requests continue the answer after the action line and the kept
+    # lines, under grammars that admit only the variables assigned so far.
+    prompt, grammar, _ = backend.requests[2]
+    assert prompt.endswith('<|im_start|>assistant\nDO: go, take\n'
                            '$kitchen = GET_LOCATION(location_name:"kitchen")\n')
     assert 'location-var ::= "$kitchen"\n' in grammar
-    prompt, grammar, _ = backend.requests[3]
+    prompt, grammar, _ = backend.requests[4]
     assert prompt.endswith('GO(to:$kitchen)\n$cup = SEARCH(object_name:"cup")\n')
     assert 'location-var ::= "$cup" | "$kitchen"\n' in grammar
-
-
-def test_round_trip_answer():
-    planner, backend = scripted_planner([
-        'BACK\n$start = GET_CURRENT_LOCATION()\n$tea = SEARCH(object_name:"tea")\n'
-        'GRAB(where:$tea)\nGO(to:$start)'])
-    result = planner.plan('Bring me tea')
-    assert [s.function for s in result.steps] == ['GET_CURRENT_LOCATION', 'SEARCH', 'GRAB',
-                                                  'GO']
-    assert 'back-program ::= "$start = GET_CURRENT_LOCATION()\\n"' in backend.requests[0][1]
 
 
 def test_cut_off_output_is_not_a_plan():
     class Cut(ScriptedBackend):
         def complete(self, prompt, grammar, max_tokens, deadline=None):
-            return Completion('OK\n$kitchen = GET_LOCATION(location_name:"kitchen")\n', 256,
+            return Completion('DO: go\n$kitchen = GET_LOCATION(location_name:"kitchen")\n', 256,
                               10, 0.1, finish_reason='length')
     planner = Planner(PlannerConfig(), backend=Cut([]))
     planner.load()

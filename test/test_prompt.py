@@ -144,9 +144,12 @@ def test_system_message_lists_skills_and_places(catalog, semantic_map, examples)
         assert place.name in system
         for alias in place.aliases:
             assert alias in system
-    for word in ('ERROR', 'BACK', 'OK', '$start = GET_CURRENT_LOCATION()', 'GO(to:$start)',
-                 'location_name:"garage"'):
+    for word in ('DO:', 'go, find, take, come back', '$start = GET_CURRENT_LOCATION()',
+                 'GO(to:$start)', 'location_name:"garage"', 'cook', 'water'):
         assert word in system
+    # Without the action line the model refuses with ERROR itself.
+    plain = PromptBuilder(catalog, semantic_map, examples, check_actions=False).system
+    assert 'ERROR' in plain and 'DO:' not in plain
 
 
 @pytest.mark.parametrize('backend', [None, TemplateBackend()])
@@ -192,13 +195,24 @@ def test_a_template_that_is_not_prefix_stable_falls_back_to_chatml(catalog, sema
 def test_answer_format(catalog):
     fmt = AnswerFormat(catalog)
     trip = '$start = GET_CURRENT_LOCATION()\n$x = SEARCH(object_name:"x")\nGO(to:$start)'
-    assert fmt.render(trip) == 'BACK\n' + trip
-    assert fmt.render('$x = SEARCH(object_name:"x")') == 'OK\n$x = SEARCH(object_name:"x")'
-    assert fmt.render('ERROR\n') == 'ERROR'
-    assert fmt.split('BACK\n' + trip) == ('BACK', trip)
-    assert fmt.split('OK\nGO(to:$a)') == ('OK', 'GO(to:$a)')
-    assert fmt.split('ERROR') == ('', 'ERROR')
-    assert fmt.split('GO(to:$a)\nGO(to:$b)') == ('', 'GO(to:$a)\nGO(to:$b)')
+    assert fmt.render(Example('t', trip)) == 'DO: find, come back\n' + trip
+    assert fmt.render(Example('t', '$x = SEARCH(object_name:"x")\nGRAB(where:$x)')) == (
+        'DO: find, take\n$x = SEARCH(object_name:"x")\nGRAB(where:$x)')
+    assert fmt.render(Example('t', 'ERROR', actions=('go', 'water'))) == 'DO: go, water'
+    assert fmt.render(Example('t', 'GO(to:$a)', actions=('walk',))) == 'DO: walk\nGO(to:$a)'
+    assert fmt.split('DO: go\nGO(to:$a)') == (['go'], 'GO(to:$a)')
+    assert fmt.split('GO(to:$a)\nGO(to:$b)') == ([], 'GO(to:$a)\nGO(to:$b)')
+    assert AnswerFormat(catalog, check_actions=False).render(Example('t', trip)) == trip
+
+
+def test_examples_that_contradict_the_catalog_are_left_out(catalog, semantic_map):
+    bank = [Example('Water the plants', 'ERROR', actions=('water',)),
+            Example('Go to the kitchen and sing', 'ERROR', actions=('go', 'find')),
+            Example('Dance', 'DANCE()'),
+            Example('Go to the office', '$o = GET_LOCATION(location_name:"office")\n'
+                                        'GO(to:$o)')]
+    builder = PromptBuilder(catalog, semantic_map, bank, num_examples=4)
+    assert [e.task for e in builder.pool] == ['Water the plants', 'Go to the office']
 
 
 def test_answer_format_without_round_trip_skills():
@@ -207,9 +221,10 @@ def test_answer_format_without_round_trip_skills():
         {'name': 'SAY', 'description': 'say', 'args': [{'name': 'text', 'type': 'STRING'}]}]})
     fmt = AnswerFormat(catalog)
     assert not fmt.round_trips
-    assert 'BACK' not in fmt.gbnf('root ::= ("ERROR" | program) "\\n"?\nprogram ::= "x"\n', 4)
+    assert 'back-program' not in fmt.gbnf('root ::= ("ERROR" | program) "\\n"?\n'
+                                          'program ::= "x"\n', 4, round_trip=None)
     builder = PromptBuilder(catalog, None, [Example('say hi', 'SAY(text:"hi")')], 1)
-    assert 'BACK' not in builder.system
+    assert 'GET_CURRENT_LOCATION' not in builder.system
     assert builder.build('say hello').startswith(builder.prefix())
 
 
