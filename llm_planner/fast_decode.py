@@ -85,8 +85,8 @@ CHARS_PER_TOKEN = 4
 # Largest batch (pending token + draft) tried when measuring which sizes are exact.
 MAX_BATCH_PROBE = 16
 # Text evaluated to measure that (any realistic text does).
-PROBE_TEXT = ('$kitchen = GET_LOCATION(location_name:"kitchen")\nGO(to:$kitchen)\n'
-              '$banana = SEARCH(object_name:"banana")\nGRAB(where:$banana)\n')
+PROBE_TEXT = ('DO: go, take\n$kitchen = FIND_PLACE(name:"kitchen")\nMOVE(to:$kitchen)\n'
+              '$banana = LOOK_FOR(object_name:"banana")\nPICK(where:$banana)\n')
 _TOKEN_DATA = np.dtype([('id', np.intc), ('logit', np.single), ('p', np.single)], align=True)
 
 

@@ -114,10 +114,10 @@ NODE_FIELDS = (
           'A new task while one runs: "preempt" (cancel the running one, which ends '
           'PREEMPTED) or "reject" (the new one gets BUSY); live'),
     Field('pose_topic', str, 'amcl_pose',
-          'Robot pose topic (geometry_msgs/PoseWithCovarianceStamped) for '
-          'GET_CURRENT_LOCATION; read at configure'),
+          'Robot pose topic (geometry_msgs/PoseWithCovarianceStamped) for the skills '
+          'bound to run: {kind: pose_topic}; read at configure'),
     Field('pose_max_age', float, 5.0,
-          'Oldest robot pose GET_CURRENT_LOCATION accepts, seconds from its stamp; '
+          'Oldest robot pose a pose_topic skill accepts, seconds from its stamp; '
           '0 = no limit; live'),
     Field('server_timeout', float, 5.0,
           'How long a step waits for its action server to be discovered, seconds; live'),
