@@ -116,6 +116,7 @@ LOOSE_OBJECTS = ['phone', 'cat', 'dog', 'watch', 'ring', 'glasses case', 'wallet
                  'key', 'remote control', 'charger', 'tablet', 'notebook', 'ball',
                  'hat', 'earring', 'bracelet', 'passport', 'screwdriver', 'lighter',
                  'water bottle', 'toy', 'puppy', 'baby monitor', 'thermos']
+ANIMALS = {'cat', 'dog', 'puppy'}
 MASS = {'olive oil', 'bread', 'detergent', 'soap', 'toothpaste', 'shampoo'}
 # French object phrases (with article) -> English object
 OBJECTS_FR = [
@@ -235,8 +236,11 @@ def pick_place(rng, exclude=()):
     return name, rng.choice(PLACES[name])
 
 
-def pick_object(rng, place=None):
-    return rng.choice(OBJECTS[place] if place else LOOSE_OBJECTS)
+def pick_object(rng, place=None, animals=True):
+    """Return an object of a room, or one that may be anywhere."""
+    if place:
+        return rng.choice(OBJECTS[place])
+    return rng.choice([o for o in LOOSE_OBJECTS if animals or o not in ANIMALS])
 
 
 # --- templated categories -----------------------------------------------------
@@ -271,7 +275,7 @@ def make_search_no_place(rng):
     verb = rng.choice(FIND)
     text = rng.choice([
         f'{cap(verb)} {the}',
-        f'Where is {the}?',
+        f'Where is {definite(obj, rng)}?',
         f'Where did I leave {definite(obj, rng)}?',
         f'Could you {verb} {the}?',
         f'Please {verb} {the}',
@@ -288,7 +292,7 @@ def make_fetch_no_return(rng):
     the = article(obj, rng)
     take = rng.choice(TAKE)
     if rng.random() < 0.15:
-        obj = pick_object(rng)
+        obj = pick_object(rng, animals=False)
         the = article(obj, rng)
         return cap(rng.choice(['{} {}', 'Please {} {}', 'Could you {} {}?']).format(
             take, the)), fetch(obj)
@@ -310,7 +314,7 @@ def make_bring_to_speaker(rng):
     the = article(obj, rng)
     bring = rng.choice(BRING_ME)
     if rng.random() < 0.2:
-        obj = pick_object(rng)
+        obj = pick_object(rng, animals=False)
         the = article(obj, rng)
         text = rng.choice([f'{cap(bring)} {the}', f'Please {bring} {the}',
                            f'Find {the} and bring it to me',
@@ -441,7 +445,7 @@ def make_polite_indirect(rng):
         loose = pick_object(rng)
         return f"If it's no trouble, please find my {loose}", search(loose)
     if kind == 7:
-        loose = pick_object(rng)
+        loose = pick_object(rng, animals=False)
         return (rng.choice([f'I need the {loose}', f'I really need my {loose}',
                             f'I could use my {loose} right now']),
                 START + fetch(loose) + BACK)
@@ -483,7 +487,7 @@ def make_french(rng):
 
 def make_unknown(rng):
     phrase, name = rng.choice(UNKNOWN)
-    obj = pick_object(rng)
+    obj = pick_object(rng, animals=False)
     kind = rng.randrange(7)
     if kind == 0:
         text = cap(rng.choice(POLITE).format(f'{rng.choice(MOVE)} {phrase}'))

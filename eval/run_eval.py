@@ -68,6 +68,7 @@ from llm_planner.semantic_map import normalize_place_name  # noqa: E402
 import yaml  # noqa: E402
 
 REFUSALS = (ErrorCode.UNSUPPORTED_TASK, ErrorCode.UNKNOWN_LOCATION)
+CRASH = 'CRASH'  # outcome code of a task whose planning raised something else
 
 
 def canonical(steps, catalog, semantic_map):
@@ -158,9 +159,25 @@ def percentile(values, q):
     return ordered[rank]
 
 
+def median(values):
+    """Median of values, None when there is none."""
+    return statistics.median(values) if values else None
+
+
 def share(k, n):
-    """Percentage k/n (0 when n is 0)."""
-    return 100.0 * k / n if n else 0.0
+    """Percentage k/n (None when n is 0: no such task in the run)."""
+    return 100.0 * k / n if n else None
+
+
+def pct(value):
+    """Format a percentage for the report ('n/a' for None)."""
+    return '  n/a' if value is None else f'{value:5.1f}'
+
+
+def secs(value):
+    """Format a latency for the report ('n/a' for None)."""
+    return 'n/a' if value is None else f'{value:.2f} s'
+
 
 
 def plan_task(planner, task):
@@ -174,6 +191,9 @@ def plan_task(planner, task):
         return {'steps': None, 'code': e.code, 'message': e.message,
                 'raw': getattr(e, 'raw_output', '') or '',
                 'latency': getattr(e, 'planning_time', time.monotonic() - started)}
+    except Exception as e:  # a crash is a figure here (not valid), not the end of the run
+        return {'steps': None, 'code': CRASH, 'message': f'{type(e).__name__}: {e}',
+                'raw': '', 'latency': time.monotonic() - started}
 
 
 def is_exact(task, outcome, catalog, semantic_map):
@@ -223,12 +243,12 @@ def figures_of(records):
         'error_expected_n': len(expect_err),
         'error_code_ok_n': sum(r['exact'] for r in expect_err),
         'error_code_accuracy': share(sum(r['exact'] for r in expect_err), len(expect_err)),
-        'latency_median': statistics.median(all_lat) if all_lat else float('nan'),
-        'latency_p90': percentile(all_lat, 90),
-        'plan_latency_median': statistics.median(plan_lat) if plan_lat else float('nan'),
-        'plan_latency_p90': percentile(plan_lat, 90),
-        'refusal_latency_median': statistics.median(ref_lat) if ref_lat else float('nan'),
-        'refusal_latency_p90': percentile(ref_lat, 90),
+        'latency_median': median(all_lat),
+        'latency_p90': percentile(all_lat, 90) if all_lat else None,
+        'plan_latency_median': median(plan_lat),
+        'plan_latency_p90': percentile(plan_lat, 90) if plan_lat else None,
+        'refusal_latency_median': median(ref_lat),
+        'refusal_latency_p90': percentile(ref_lat, 90) if ref_lat else None,
         'categories': categories,
     }
 
@@ -238,23 +258,23 @@ def report(fig, out=print):
     if any(name != '-' for name in fig['categories']):
         out(f'\n{"category":<20} {"n":>4} {"exact %":>8}')
         for name, c in fig['categories'].items():
-            out(f'{name:<20} {c["n"]:>4} {c["exact"]:>7.1f}')
+            out(f'{name:<20} {c["n"]:>4} {pct(c["exact"]):>8}')
     n = fig['tasks']
     out(f'\n{n} tasks, {n - fig["exact_n"]} failed\n'
-        f'exact plans:                  {fig["exact"]:5.1f} %  ({fig["exact_n"]}/{n})\n'
-        f'missing-skill tasks refused:  {fig["missing_skill_refused"]:5.1f} %  '
+        f'exact plans:                  {pct(fig["exact"])} %  ({fig["exact_n"]}/{n})\n'
+        f'missing-skill tasks refused:  {pct(fig["missing_skill_refused"])} %  '
         f'({fig["missing_skill_refused_n"]}/{fig["missing_skill_n"]})\n'
-        f'doable tasks wrongly refused: {fig["doable_refused"]:5.1f} %  '
+        f'doable tasks wrongly refused: {pct(fig["doable_refused"])} %  '
         f'({fig["doable_refused_n"]}/{fig["doable_n"]})\n'
-        f'valid:                        {fig["valid"]:5.1f} %  ({fig["valid_n"]}/{n})\n'
-        f'error-code accuracy:          {fig["error_code_accuracy"]:5.1f} %  '
+        f'valid:                        {pct(fig["valid"])} %  ({fig["valid_n"]}/{n})\n'
+        f'error-code accuracy:          {pct(fig["error_code_accuracy"])} %  '
         f'({fig["error_code_ok_n"]}/{fig["error_expected_n"]})\n'
-        f'latency, all:      median {fig["latency_median"]:.2f} s, '
-        f'p90 {fig["latency_p90"]:.2f} s\n'
-        f'latency, plans:    median {fig["plan_latency_median"]:.2f} s, '
-        f'p90 {fig["plan_latency_p90"]:.2f} s\n'
-        f'latency, refusals: median {fig["refusal_latency_median"]:.2f} s, '
-        f'p90 {fig["refusal_latency_p90"]:.2f} s')
+        f'latency, all:      median {secs(fig["latency_median"])}, '
+        f'p90 {secs(fig["latency_p90"])}\n'
+        f'latency, plans:    median {secs(fig["plan_latency_median"])}, '
+        f'p90 {secs(fig["plan_latency_p90"])}\n'
+        f'latency, refusals: median {secs(fig["refusal_latency_median"])}, '
+        f'p90 {secs(fig["refusal_latency_p90"])}')
 
 
 def evaluate(planner, tasks, out=print):

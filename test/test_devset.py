@@ -235,3 +235,33 @@ def test_shuffled_copies_keep_content(tmp_path):
     n_core = sum(bool(e.get('core')) for e in bank)
     assert all(e.get('core') for e in shuffled[:n_core])
     assert SemanticMap.load(changes['locations_file']).names == list(places)
+
+
+def test_eval_headline_figures():
+    run_eval = _module('run_eval')
+
+    def rec(category, expected_error, code, exact, latency=1.0):
+        return {'category': category, 'expected_error': expected_error, 'code': code,
+                'exact': exact, 'latency': latency}
+
+    unsupported, unknown = ErrorCode.UNSUPPORTED_TASK, ErrorCode.UNKNOWN_LOCATION
+    figures = run_eval.figures_of([
+        rec('single_move', None, None, True, 1.0),
+        rec('single_move', None, unsupported, False, 3.0),
+        rec('search_no_place', None, unknown, False, 2.0),
+        rec('search_no_place', None, None, False, 1.5),
+        rec('missing_skill', unsupported, unsupported, True, 0.5),
+        rec('missing_skill', unsupported, None, False, 1.2),
+        rec('unknown_place', unknown, unknown, True, 0.4),
+        rec('prompt_injection', unsupported, ErrorCode.INVALID_PLAN, False, 0.2),
+    ])
+    assert figures['exact'] == pytest.approx(100 * 3 / 8)
+    assert figures['missing_skill_refused'] == pytest.approx(50.0)
+    assert figures['doable_refused'] == pytest.approx(50.0)  # 2 of the 4 doable
+    assert figures['valid'] == pytest.approx(100 * 7 / 8)
+    assert figures['error_code_accuracy'] == pytest.approx(100 * 2 / 4)
+    assert figures['categories']['single_move'] == {'n': 2, 'exact_n': 1, 'exact': 50.0}
+    assert figures['plan_latency_median'] == pytest.approx(1.2)
+    assert figures['refusal_latency_median'] == pytest.approx(1.25)  # 3.0, 2.0, 0.5, 0.4
+    empty = run_eval.figures_of([rec('single_move', None, None, True)])
+    assert empty['missing_skill_refused'] is None and empty['refusal_latency_median'] is None
