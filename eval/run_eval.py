@@ -179,7 +179,6 @@ def secs(value):
     return 'n/a' if value is None else f'{value:.2f} s'
 
 
-
 def plan_task(planner, task):
     """Plan one task; return its outcome as a dict (no comparison yet)."""
     started = time.monotonic()
