@@ -18,7 +18,8 @@ The default set is eval/devset.yaml (issue 10; written by
 eval/generate_devset.py) over the eval map eval/locations.yaml; ``--split``
 picks its frozen ``test`` half (the default, what ``make eval`` reports), its
 ``tune`` half or ``all``. ``--tasks eval/tasks.yaml`` still runs the older set,
-which has no categories or split.
+which has no categories or split, over the config's own map (``--locations``
+picks another map).
 
 Every task is planned with :class:`llm_planner.planner.Planner` and compared
 with its expected program (up to variable renaming: variables are renamed by
@@ -67,6 +68,8 @@ from llm_planner.program import is_variable, parse_program  # noqa: E402
 from llm_planner.semantic_map import normalize_place_name  # noqa: E402
 import yaml  # noqa: E402
 
+DEVSET = os.path.join(ROOT, 'eval', 'devset.yaml')
+EVAL_MAP = os.path.join(ROOT, 'eval', 'locations.yaml')
 REFUSALS = (ErrorCode.UNSUPPORTED_TASK, ErrorCode.UNKNOWN_LOCATION)
 CRASH = 'CRASH'  # outcome code of a task whose planning raised something else
 
@@ -310,10 +313,12 @@ def main(argv=None, backend=None):
     parser.add_argument('--config', default=os.path.join(ROOT, 'config', 'planner.yaml'),
                         help='planner parameters file (default: config/planner.yaml)')
     parser.add_argument('--model', help="GGUF model (default: the config file's model_path)")
-    parser.add_argument('--tasks', default=os.path.join(ROOT, 'eval', 'devset.yaml'),
+    parser.add_argument('--tasks', default=DEVSET,
                         help='tasks file (default: eval/devset.yaml)')
-    parser.add_argument('--locations', default=os.path.join(ROOT, 'eval', 'locations.yaml'),
-                        help='semantic map planned against (default: eval/locations.yaml)')
+    parser.add_argument('--locations',
+                        help='semantic map planned against (default: eval/locations.yaml '
+                             "with eval/devset.yaml, else the config's locations_file: "
+                             'eval/tasks.yaml expects the laundry room to be unknown)')
     parser.add_argument('--split', choices=('test', 'tune', 'all'), default='test',
                         help='half of the set to run (default: test, the frozen half)')
     parser.add_argument('--category', help='run only the tasks of this category')
@@ -329,7 +334,11 @@ def main(argv=None, backend=None):
     tmp = tempfile.TemporaryDirectory(prefix='llm_planner_eval_')
     try:
         config = PlannerConfig.from_yaml(args.config)
-        changes = {'locations_file': os.path.abspath(args.locations)}
+        changes = {}
+        if args.locations:
+            changes['locations_file'] = os.path.abspath(args.locations)
+        elif os.path.realpath(args.tasks) == os.path.realpath(DEVSET):
+            changes['locations_file'] = EVAL_MAP
         if args.model:
             changes['model_path'] = args.model
         elif not os.path.isabs(config.model_path):
@@ -346,7 +355,8 @@ def main(argv=None, backend=None):
         print(f'eval: cannot start: {e}', file=sys.stderr)
         tmp.cleanup()
         return 0
-    print(f'{len(tasks)} tasks from {args.tasks} (split {args.split}'
+    has_split = any('split' in t for t in tasks)
+    print(f'{len(tasks)} tasks from {args.tasks} (split {args.split if has_split else "none"}'
           + (f', category {args.category}' if args.category else '')
           + (f', shuffle seed {args.shuffle}' if args.shuffle is not None else '')
           + f'), map {config.locations_path}', flush=True)
