@@ -112,6 +112,15 @@ def load_tasks(path):
     return tasks
 
 
+def map_for(tasks_file, locations=None):
+    """Return the map to plan against: ``locations``, the eval map for the devset, else None."""
+    if locations:
+        return os.path.abspath(locations)
+    if os.path.realpath(tasks_file) == os.path.realpath(DEVSET):
+        return EVAL_MAP
+    return None  # the config's own locations_file
+
+
 def select_tasks(tasks, split='test', category=None, only=None):
     """Return the tasks of a split ('test', 'tune' or 'all'), a category, a text."""
     if split != 'all' and any('split' in t for t in tasks):
@@ -335,10 +344,9 @@ def main(argv=None, backend=None):
     try:
         config = PlannerConfig.from_yaml(args.config)
         changes = {}
-        if args.locations:
-            changes['locations_file'] = os.path.abspath(args.locations)
-        elif os.path.realpath(args.tasks) == os.path.realpath(DEVSET):
-            changes['locations_file'] = EVAL_MAP
+        locations = map_for(args.tasks, args.locations)
+        if locations:
+            changes['locations_file'] = locations
         if args.model:
             changes['model_path'] = args.model
         elif not os.path.isabs(config.model_path):

@@ -203,6 +203,9 @@ def test_eval_selects_split_and_category(tasks):
     assert len(run_eval.select_tasks(tasks, 'all')) == len(tasks)
     french = run_eval.select_tasks(tasks, 'tune', category='french')
     assert french and all(t['category'] == 'french' and t['split'] == 'tune' for t in french)
+    assert run_eval.map_for(run_eval.DEVSET) == str(EVAL / 'locations.yaml')
+    assert run_eval.map_for(str(EVAL / 'tasks.yaml')) is None  # the config's map
+    assert run_eval.map_for(str(EVAL / 'tasks.yaml'), 'm.yaml') == os.path.abspath('m.yaml')
     old = run_eval.load_tasks(str(EVAL / 'tasks.yaml'))
     assert run_eval.select_tasks(old, 'test') == old  # no split: all of it
 
