@@ -268,3 +268,24 @@ def test_eval_headline_figures():
     assert figures['refusal_latency_median'] == pytest.approx(1.25)  # 3.0, 2.0, 0.5, 0.4
     empty = run_eval.figures_of([rec('single_move', None, None, True)])
     assert empty['missing_skill_refused'] is None and empty['refusal_latency_median'] is None
+
+
+def test_compare_runs_gives_the_shuffle_figure():
+    compare_runs = _module('compare_runs')
+
+    def run(exact, outcomes, shuffle=None):
+        return {'shuffle': shuffle,
+                'figures': {'exact': exact, 'missing_skill_refused': None,
+                            'doable_refused': 0.0},
+                'results': [{'task': t, 'exact': ok} for t, ok in outcomes.items()]}
+
+    lines = []
+    worst = compare_runs.compare(
+        [run(75.0, {'a': True, 'b': True, 'c': False, 'd': True}),
+         run(50.0, {'a': True, 'b': False, 'c': False, 'd': False}, shuffle=1),
+         run(100.0, {'a': True, 'b': True, 'c': True, 'd': True}, shuffle=2)],
+        ['base', 's1', 's2'], out=lines.append)
+    assert worst == pytest.approx(25.0)
+    text = '\n'.join(lines)
+    assert 's1: 2 tasks flipped' in text and 's2: 1 tasks flipped' in text
+    assert 'FAIL->ok  c' in text and 'ok->FAIL  d' in text
