@@ -16,7 +16,9 @@
 import os
 import shutil
 
+from llm_planner.backends.base import Backend, Completion
 from llm_planner.catalog import SkillCatalog
+from llm_planner.config import PlannerConfig
 from llm_planner.errors import ErrorCode, PlannerError
 from llm_planner.grammar import build_gbnf
 from llm_planner.planner import Planner
@@ -30,10 +32,17 @@ pytest_plugins = ['planning_fixtures']
 
 NEW_SKILLS = [
     {'name': 'PLACE', 'description': 'Put down the object the robot holds at some coordinates',
+     'verbs': ['put', 'place', 'put down', 'drop', 'leave'],
+     'usage': ['Put an object somewhere: take it, go there, then PLACE(where:$kitchen).'],
      'args': [{'name': 'where', 'type': 'LOCATION', 'description': 'where to put it'}]},
-    {'name': 'SAY', 'description': 'Say a sentence out loud',
+    {'name': 'SAY', 'description': 'Say a sentence out loud', 'verbs': ['say', 'tell'],
      'args': [{'name': 'text', 'type': 'STRING', 'description': 'the sentence'}]},
 ]
+PUT_PLAN = """$cup = SEARCH(object_name:"cup")
+GRAB(where:$cup)
+$kitchen = GET_LOCATION(location_name:"kitchen")
+GO(to:$kitchen)
+PLACE(where:$kitchen)"""
 
 
 @pytest.fixture(scope='module')
@@ -94,6 +103,64 @@ SAY(text:"done")""")
     with pytest.raises(PlannerError) as info:
         validate(parse_program('$x = SAY(text:"hi")'), new_catalog, semantic_map)
     assert info.value.code == ErrorCode.INVALID_PLAN
+
+
+class ScriptedBackend(Backend):
+    """Answers from a script: the planner's logic around the model, not the model."""
+
+    name = 'scripted'
+
+    def __init__(self, answers):
+        self.answers = list(answers)
+        self.grammars = []
+
+    def load(self):
+        pass
+
+    def warm(self, prefix_text):
+        pass
+
+    def complete(self, prompt, grammar, max_tokens, deadline=None):
+        self.grammars.append(grammar)
+        text = self.answers.pop(0)
+        return Completion(text, len(text) // 4 + 1, len(prompt) // 4, 0.01)
+
+    def chat_template_prompt(self, messages):
+        return None
+
+
+def test_a_skill_added_by_yaml_alone_is_planned_with(config_dir):
+    # The same answers: with PLACE in the YAML the task is planned with it;
+    # without, "put" is an action no skill does and the task is refused.
+    answers = ['DO: find, take, go, put\n', PUT_PLAN]
+    new = Planner(PlannerConfig.from_dict({}, config_dir), backend=ScriptedBackend(answers))
+    new.load()
+    result = new.plan('Put the cup in the kitchen')
+    assert result.program == PUT_PLAN
+    assert 'call-place' in new.plan_grammar
+    assert 'go, find, take, put, say, come back' in new.prefix
+    assert 'PLACE(where:$kitchen)' in new.prefix  # its usage rule
+    old = Planner(PlannerConfig(), backend=ScriptedBackend(answers))
+    old.load()
+    with pytest.raises(PlannerError) as info:
+        old.plan('Put the cup in the kitchen')
+    assert info.value.code == ErrorCode.UNSUPPORTED_TASK
+    assert info.value.message.startswith("no skill can 'put'")
+
+
+def test_bank_examples_follow_the_catalog(new_catalog, catalog, semantic_map, examples):
+    # "Put the book on the shelf" is refused in the bank (do: find, take, put):
+    # with PLACE it would teach the model to refuse what the robot now does.
+    put = [e for e in examples if e.task == 'Put the book on the shelf']
+    assert put and put[0].program == 'ERROR'
+    before = PromptBuilder(catalog, semantic_map, examples, num_examples=6)
+    after = PromptBuilder(new_catalog, semantic_map, examples, num_examples=6)
+    assert put[0] in before.pool and put[0] not in after.pool
+
+    def refused_verbs(system):
+        return system.split('(e.g. ')[1].split(')')[0].split(', ')
+    assert 'put' in refused_verbs(before.system)
+    assert 'put' not in refused_verbs(after.system) and 'cook' in refused_verbs(after.system)
 
 
 def test_tiny_model_plans_with_the_new_catalog(tiny_models, tiny_config, config_dir,
