@@ -57,6 +57,7 @@ YAML's failures.
 
 import math
 import os
+import signal
 import sys
 import threading
 import time
@@ -606,7 +607,22 @@ class SimRobot(Node):
 
 
 def main(args=None):
-    """Run the sim_robot node until SIGINT or an external shutdown."""
+    """
+    Run the sim_robot node until SIGINT or an external shutdown; return the exit status.
+
+    0 after SIGINT or SIGTERM, also when a second signal comes during the
+    clean-up (``ros2 launch`` signals its processes while the terminal's
+    Ctrl-C reaches them too; rclpy's handler also ends the spin with
+    ExternalShutdownException, and a KeyboardInterrupt still pending then
+    used to fly out of the clean-up: the process died of SIGINT, exit code -2).
+    """
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        return 0
+
+
+def _run(args):
     rclpy.init(args=args)
     node = None
     executor = None
@@ -627,6 +643,9 @@ def main(args=None):
             raise
         # SIGTERM shut the context down under the executor: a normal exit.
     finally:
+        # Further signals must not interrupt the clean-up.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if node is not None:
             node.stop()
         if executor is not None:
