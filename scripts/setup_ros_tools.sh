@@ -82,8 +82,13 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     dirs+=("$scratch/$pkg")
   done
   # --no-deps: their Python dependencies are pinned in requirements.txt.
-  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps \
-    --force-reinstall "${dirs[@]}" >&2
+  # The build's deprecation warnings go to a log, shown only on failure.
+  if ! .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps \
+      --force-reinstall "${dirs[@]}" > "$scratch/pip.log" 2>&1; then
+    cat "$scratch/pip.log" >&2
+    echo "setup_ros_tools: pip install of the ROS 2 tools failed" >&2
+    exit 1
+  fi
   echo "$want" > "$stamp"
 fi
 # The interface package for colcon (setup.sh adds it to --base-paths).
