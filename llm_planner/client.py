@@ -90,7 +90,7 @@ def run(args):
     node = rclpy.create_node('llm_planner_call')
     executor = MultiThreadedExecutor(num_threads=2)
     executor.add_node(node)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner = threading.Thread(target=_spin, args=(executor,), daemon=True)
     try:
         follower = _Follower(node, f'{node_name}/{STATUS_TOPIC}')
         client = node.create_client(Plan, f'{node_name}/{PLAN_SERVICE}')
@@ -121,9 +121,35 @@ def run(args):
         print('interrupted: no longer following (the task goes on)')
         return 130
     finally:
-        executor.shutdown(timeout_sec=1.0)
-        node.destroy_node()
-        rclpy.try_shutdown()
+        _close(rclpy, executor, spinner, node)
+
+
+def _spin(executor):
+    from rclpy.executors import ExternalShutdownException
+    try:
+        executor.spin()
+    except ExternalShutdownException:
+        pass
+
+
+def _close(rclpy, executor, spinner, node):
+    """
+    Stop spinning and shut rclpy down, in that order, before the interpreter exits.
+
+    A spin thread still inside the executor's wait (or its worker pool still
+    running a callback) when the process exits makes the C++ side abort with
+    "terminate called without an active exception" (exit status 134): the
+    executor is shut down and its thread joined first, then the node is
+    destroyed and the context shut down.
+    """
+    executor.shutdown(timeout_sec=5.0)
+    if spinner.is_alive():
+        spinner.join(timeout=5.0)
+    pool = getattr(executor, '_executor', None)  # MultiThreadedExecutor's worker pool
+    if pool is not None:
+        pool.shutdown(wait=True)
+    node.destroy_node()
+    rclpy.try_shutdown()
 
 
 def _follow(follower, task, program, timeout):

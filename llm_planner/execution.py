@@ -158,6 +158,10 @@ class StepCall:
     args: dict  # argument name -> value (Pose or str)
     cancel: CancelToken
     timeout: float  # seconds the whole step may take
+    # For each argument given a variable: the literal arguments of the call
+    # that stored it, e.g. {'where': {'object_name': 'banana'}} for
+    # GRAB(where:$banana) after $banana = SEARCH(object_name:"banana").
+    sources: dict = field(default_factory=dict)
 
     @property
     def binding(self):
@@ -337,6 +341,7 @@ class PlanExecutor:
                     f'step {index + 1} ({step.function}): the skill has no runner '
                     f'(run kind {kind!r})', index, 0, values)
         done = 0
+        origins = {}  # variable -> literal arguments of the call that stored it
         for index, step in enumerate(steps):
             if cancel.is_set():
                 return self._cancel_result(cancel, index, steps, done, values)
@@ -344,7 +349,10 @@ class PlanExecutor:
             text = step.text()
             args = {name: values[value] if is_variable(value) else value
                     for name, value in step.args}
-            call = StepCall(index, count, step, skill, args, cancel, self._timeout(skill))
+            sources = {name: origins.get(value, {})
+                       for name, value in step.args if is_variable(value)}
+            call = StepCall(index, count, step, skill, args, cancel, self._timeout(skill),
+                            sources)
             self._report(index, count, text, RUNNING)
             try:
                 result = self.runners[skill.run['kind']](call)
@@ -366,6 +374,8 @@ class PlanExecutor:
                                        index, done, values)
             if step.store_result:
                 values[step.store_result] = result
+                origins[step.store_result] = {name: value for name, value in step.args
+                                              if not is_variable(value)}
             done += 1
             self._report(index, count, text, SUCCEEDED)
         return ExecutionResult(True, '', f'{count} step(s) done', -1, done, values)

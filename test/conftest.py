@@ -446,6 +446,39 @@ def pytest_runtest_makereport(item, call):
 
 
 # --------------------------------------------------------------------------
+# The tests of the ROS 2 tools (launch files, ros2 commands) by name in the
+# summary, passed or skipped (with the reason), so a CI log shows they ran.
+
+_TOOL_TEST_MODULES = re.compile(r'(^|/)test_(launch_\w+|ros2_commands)\.py(::|$)')
+_tool_reports = {}
+
+
+def pytest_collectreport(report):
+    # A module skipped as a whole (launch_testing missing) is skipped at collection.
+    if report.skipped and _TOOL_TEST_MODULES.search(report.nodeid):
+        _tool_reports[report.nodeid] = report
+
+
+def pytest_runtest_logreport(report):
+    if not _TOOL_TEST_MODULES.search(report.nodeid):
+        return
+    if report.when == 'call' or report.outcome != 'passed':
+        if report.nodeid not in _tool_reports or report.outcome != 'passed':
+            _tool_reports[report.nodeid] = report
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _tool_reports:
+        return
+    terminalreporter.section('ROS 2 launch files and ros2 commands')
+    for nodeid, report in _tool_reports.items():
+        line = f'{report.outcome.upper()} {nodeid}'
+        if report.skipped and isinstance(report.longrepr, tuple):
+            line += f': {report.longrepr[2]}'
+        terminalreporter.write_line(line)
+
+
+# --------------------------------------------------------------------------
 # In-process test node.
 
 # Extra wait after a server is first discovered (see wait_for_action_server).

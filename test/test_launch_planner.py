@@ -13,15 +13,15 @@
 # limitations under the License.
 
 """
-launch_testing test of launch/planner.launch.py, for machines with a ROS 2 install.
+launch_testing test of launch/planner.launch.py.
 
 It starts the planner through its launch file, with the package's parameters
 file and a tiny model written by the test, then checks over DDS that the
 `~/plan` service comes up, refuses an empty task with INVALID_TASK and plans a
-dry-run task. launch and launch_testing are not on PyPI, so where they are
-missing (this project's pip-based set-up) the test is skipped with that
-reason; test/test_node.py starts the same executable with the same parameters
-file and checks the same behaviour there.
+dry-run task. launch and launch_testing are not on PyPI: `make setup` installs
+them from their sources when present (see README); where they are missing the
+test is skipped with that reason, and test/test_node.py starts the same
+executable with the same parameters file and checks the same behaviour.
 """
 
 import os
@@ -30,13 +30,12 @@ import tempfile
 import time
 import unittest
 
+from launch_fixtures import LAUNCH_TOOLS_MISSING
 import pytest
 
 launch_testing = pytest.importorskip(
-    'launch_testing',
-    reason='launch_testing is not installed (not on PyPI); this launch test runs on '
-           'robots with a ROS 2 install. test/test_node.py covers the same checks.')
-pytest.importorskip('launch_ros', reason='launch_ros is not installed (not on PyPI)')
+    'launch_testing', reason=LAUNCH_TOOLS_MISSING + '; test/test_node.py covers the same checks')
+pytest.importorskip('launch_ros', reason=LAUNCH_TOOLS_MISSING)
 
 from ament_index_python.packages import get_package_share_directory  # noqa: E402, I100
 from launch import LaunchDescription  # noqa: E402

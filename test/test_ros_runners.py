@@ -162,6 +162,8 @@ def test_fetch_and_come_back(robot):
     assert result.values['$start'] == Pose('map', 0.0, 0.0, 0.0)
     assert [e[3] for e in r.events] == ['running', 'succeeded'] * 6
     assert len(r.goals('navigate')) == 2 and len(r.goals('grab')) == 1
+    # The GRAB goal names what SEARCH found (binding object_name: $where.object_name).
+    assert "object='banana'" in r.goals('grab')[0], r.goals('grab')
     # The robot is back where it started.
     assert wait_until(lambda: r.latest.get()[0] is not None and abs(r.latest.get()[0].x) < 0.05,
                       5.0)
@@ -315,6 +317,14 @@ def test_shipped_catalog_bindings():
     search = bindings['SEARCH'].make_goal({'object_name': 'banana'})
     assert search.object_name == 'banana'
     assert bindings['SEARCH'].failure_code == ErrorCode.OBJECT_NOT_FOUND
+    where = Pose('map', 3.2, 1.1, 0.0)
+    grab = bindings['GRAB'].make_goal({'where': where},
+                                      sources={'where': {'object_name': 'banana'}})
+    assert grab.object_name == 'banana' and grab.where.pose.position.x == 3.2
+    # $where from a call without object_name (GET_LOCATION): nothing to name.
+    grab = bindings['GRAB'].make_goal({'where': where},
+                                      sources={'where': {'location_name': 'kitchen'}})
+    assert grab.object_name == ''
 
 
 def _binding(run, args=(), returns=''):
@@ -343,6 +353,11 @@ TO = {'name': 'to', 'type': 'LOCATION'}
     ({'failure_code': 'OOPS'}, [TO], '', 'not an error code'),
     ({}, [TO], 'LOCATION', 'name the Result field'),
     ({'result': 'error_msg'}, [TO], 'LOCATION', 'not a pose'),
+    ({'goal': {'pose': '$to', 'behavior_tree': '$from.object_name'}}, [TO], '',
+     'not a LOCATION argument'),
+    ({'goal': {'pose': '$to', 'behavior_tree': '$to.Object-Name'}}, [TO], '',
+     'not an argument name'),
+    ({'goal': {'pose': '$to.object_name'}}, [TO], '', 'needs a string field'),
 ])
 def test_bad_bindings_are_refused(change, args, returns, message):
     run = copy.deepcopy(NAV)

@@ -226,6 +226,9 @@ def test_grab_at_object_pose_succeeds_and_fails_elsewhere(sim):
     assert run.status == GoalStatus.STATUS_ABORTED
     assert not run.result.success and 'arm reach' in run.result.message
     sim.process.wait_for_output(r"GOAL grab_object object='banana' where=.* -> SUCCEEDED")
+    # A manipulation server must be told what to pick: no name, no goal.
+    assert not sim.take(*KITCHEN).accepted
+    sim.process.wait_for_output(r"GOAL grab_object object='' .*empty object_name")
 
 
 def test_sim_exits_cleanly_on_sigint(sim):
@@ -299,7 +302,7 @@ def test_injected_silent_pose(sim_aborting):
 
 def test_injected_slow_grab(sim_aborting):
     started = time.monotonic()
-    run = sim_aborting.take(*CUP)
+    run = sim_aborting.take(*CUP, 'cup')
     elapsed = time.monotonic() - started
     assert run.status == GoalStatus.STATUS_SUCCEEDED and run.result.success
     assert elapsed >= 0.75, elapsed  # 0.2 s x 4
