@@ -196,8 +196,10 @@ def plan_task(planner, task):
     started = time.monotonic()
     try:
         result = planner.plan(task['task'])
+        actions = result.details.get('actions')
+        head = f'DO: {", ".join(actions)}\n' if actions else ''
         return {'steps': result.steps, 'code': None, 'message': '',
-                'raw': result.raw_output or '', 'latency': result.planning_time}
+                'raw': head + (result.raw_output or ''), 'latency': result.planning_time}
     except PlannerError as e:
         return {'steps': None, 'code': e.code, 'message': e.message,
                 'raw': getattr(e, 'raw_output', '') or '',
