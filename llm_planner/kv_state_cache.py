@@ -146,7 +146,7 @@ def library_identity(llama_cpp):
 
 
 def params_facts(params):
-    """Return the plain (number, bool) fields of a ctypes parameter struct that change the state."""
+    """Return the fields of a ctypes parameter struct that change the state (numbers, bools)."""
     out = {}
     for name, _ in getattr(params, '_fields_', ()):
         if name in _IGNORED_FIELDS:
@@ -213,7 +213,7 @@ class KvStateCache:
         """Keep files in ``directory`` (made on first write), at most ``max_bytes`` of them."""
         self.directory = os.fspath(directory)
         self.max_bytes = int(max_bytes)
-        self.log = log or _log.warning
+        self.log = log if log is not None else _log.warning
 
     def path_for(self, digest):
         """Return the file path of the state with key ``digest``."""
@@ -224,7 +224,7 @@ class KvStateCache:
 
     def load(self, digest):
         """
-        Return the payload (a writable memoryview) stored under ``digest``, or None.
+        Return the state stored under ``digest`` (a writable memoryview), or None.
 
         None without a word when there is no file; None with one warning line
         when the file is unreadable, truncated, corrupt, of another format
