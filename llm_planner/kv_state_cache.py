@@ -296,7 +296,7 @@ class KvStateCache:
         header = HEADER.pack(MAGIC, FORMAT_VERSION, len(meta), digest, len(payload), crc)
         tmp = None
         try:
-            os.makedirs(self.directory, exist_ok=True)
+            os.makedirs(self.directory, mode=0o700, exist_ok=True)
             self.evict(keep_free=total, skip=path)
             fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + '.',
                                        suffix='.tmp', dir=self.directory)

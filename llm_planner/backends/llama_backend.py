@@ -134,6 +134,7 @@ class LlamaBackend(Backend):
         self._segments = None  # SegmentCache, made by warm()
         self.state_cache = state_cache
         self.state_cache_result = 'off'  # of the last warm(): off, hit, miss, unsaved
+        self.state_cache_seconds = 0.0  # spent reading and restoring, or saving, the file
         self.guess = guess
         self._decoders = {}  # grammar text -> FastGrammarDecoder
         self.load_seconds = None
@@ -289,11 +290,13 @@ class LlamaBackend(Backend):
         """Restore warm()'s state from the cache file of ``key``; return whether it did."""
         from llm_planner import kv_state_cache
         llm = self._llm
+        start = time.monotonic()
         payload = self.state_cache.load(key[0])
         if payload is None:
             return False
         restored = kv_state_cache.write_context_state(self._llama_cpp, llm.ctx, payload)
         del payload
+        self.state_cache_seconds = time.monotonic() - start
         if not restored:
             self.state_cache.log(f'KV state cache: llama.cpp refused '
                                  f'{self.state_cache.path_for(key[0])}; evaluating the '
@@ -320,6 +323,7 @@ class LlamaBackend(Backend):
     def _save_state(self, key):
         """Write the state warm() just evaluated to the cache file of ``key``."""
         from llm_planner import kv_state_cache
+        start = time.monotonic()
         try:
             payload = kv_state_cache.read_context_state(self._llama_cpp, self._llm.ctx)
         except RuntimeError as e:
@@ -327,6 +331,7 @@ class LlamaBackend(Backend):
             self.state_cache_result = 'unsaved'
             return
         saved = self.state_cache.save(key[0], key[1], payload)
+        self.state_cache_seconds = time.monotonic() - start
         self.state_cache_result = 'miss' if saved else 'unsaved'
 
     def complete(self, prompt, grammar, max_tokens, deadline=None):
@@ -367,6 +372,7 @@ class LlamaBackend(Backend):
             'decode_batch': self.max_batch or 0,
             'cached_segments': len(self._segments.segments) if self._segments else 0,
             'kv_cache': self.state_cache_result,
+            'kv_cache_seconds': self.state_cache_seconds,
             'kv_cache_dir': self.state_cache.directory if self.state_cache else '',
         }
         llm, llama_cpp = self._llm, self._llama_cpp
