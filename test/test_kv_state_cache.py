@@ -410,3 +410,25 @@ def test_restored_plans_are_those_of_a_fresh_planner_on_every_eval_task(
     assert sum(1 for o in cold if o[0] == 'ok') >= len(cold) // 2  # the model wrote plans
     for task, a, b in zip(eval_tasks(), cold, warm):
         assert a == b, task
+
+
+@pytest.mark.parametrize('step', ['read_context_state', 'write_context_state'])
+def test_a_failure_saving_or_restoring_is_a_warning_not_a_failed_load(models, gbnf, reference,
+                                                                      tmp_path, monkeypatch,
+                                                                      step):
+    log = Warnings()
+    if step == 'write_context_state':
+        make_backend(models['bytes'], tmp_path, log).close()  # a good file to restore
+
+    def fail(*args):
+        raise MemoryError('no room for the state')
+
+    monkeypatch.setattr(kv_state_cache, step, fail)
+    backend = make_backend(models['bytes'], tmp_path, log)
+    try:
+        assert len(log) == 1 and 'MemoryError' in log[0], log
+        assert backend.state_cache_result == ('unsaved' if step == 'read_context_state'
+                                              else 'miss')
+        assert_same(outputs(backend, gbnf), reference['bytes'])
+    finally:
+        backend.close()

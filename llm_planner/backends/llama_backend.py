@@ -280,8 +280,9 @@ class LlamaBackend(Backend):
             facts = kv_state_cache.state_facts(
                 self._llama_cpp, self._llm, self.model_path, prefix_text, tokens, segments,
                 seg_tokens, extra={'cpu_repack': bool(self.cpu_repack)})
-        except OSError as e:  # the model file went away since load(): evaluate, no cache
-            self.state_cache.log(f'KV state cache: cannot identify {self.model_path}: {e}')
+        except Exception as e:  # noqa: B902 (e.g. the model file went away): no file, evaluate
+            self.state_cache.log(f'KV state cache: cannot make the key ({type(e).__name__}: '
+                                 f'{e}); evaluating the prompt without a file')
             self.state_cache_result = 'off'
             return None
         return kv_state_cache.key_of(facts)
@@ -291,17 +292,23 @@ class LlamaBackend(Backend):
         from llm_planner import kv_state_cache
         llm = self._llm
         start = time.monotonic()
-        payload = self.state_cache.load(key[0])
-        if payload is None:
-            return False
-        restored = kv_state_cache.write_context_state(self._llama_cpp, llm.ctx, payload)
-        del payload
+        why = 'llama.cpp refused it'
+        try:
+            payload = self.state_cache.load(key[0])
+            if payload is None:
+                return False
+            restored = kv_state_cache.write_context_state(self._llama_cpp, llm.ctx, payload)
+            del payload
+        except Exception as e:  # noqa: B902 (e.g. MemoryError): evaluate instead
+            restored, why = False, f'{type(e).__name__}: {e}'
         self.state_cache_seconds = time.monotonic() - start
         if not restored:
-            self.state_cache.log(f'KV state cache: llama.cpp refused '
-                                 f'{self.state_cache.path_for(key[0])}; evaluating the '
-                                 f'prompt again')
+            self.state_cache.log(f'KV state cache: ignoring {self.state_cache.path_for(key[0])}:'
+                                 f' {why}; evaluating the prompt again')
+            self._llama_cpp.llama_memory_clear(self._llama_cpp.llama_get_memory(llm.ctx), True)
             llm.n_tokens = 0
+            if self._segments is not None:  # its sequences are gone
+                self._segments.adopt([], [])
             return False
         # The Python side as a fresh evaluation leaves it.
         n = len(tokens)
@@ -326,11 +333,12 @@ class LlamaBackend(Backend):
         start = time.monotonic()
         try:
             payload = kv_state_cache.read_context_state(self._llama_cpp, self._llm.ctx)
-        except RuntimeError as e:
-            self.state_cache.log(f'KV state cache: {e}; not saved')
+            saved = self.state_cache.save(key[0], key[1], payload)
+        except Exception as e:  # noqa: B902 (a file not written must not fail the load)
+            self.state_cache.log(f'KV state cache: cannot save the state ({type(e).__name__}: '
+                                 f'{e}); not saved')
             self.state_cache_result = 'unsaved'
             return
-        saved = self.state_cache.save(key[0], key[1], payload)
         self.state_cache_seconds = time.monotonic() - start
         self.state_cache_result = 'miss' if saved else 'unsaved'
 
