@@ -26,7 +26,11 @@ Prints figures, not pass/fail:
 * seed-style baseline as in the exploration: JSON output, no grammar, the
   whole prompt evaluated per request; per-task latency, validity; the ratio;
 * ROS: planner_node time-to-ready (process start to first answer) and the
-  service overhead (round trip of ~/plan minus its planning_time).
+  service overhead (round trip of ~/plan minus its planning_time);
+* restart: time to ready cold (no KV state file: the prompt is evaluated and
+  the file written) and warm (the file restored), for the planner alone and
+  for the node, the file's size, and whether the restored planner's plans
+  are those of the fresh one on every task of eval/tasks.yaml.
 
     make bench          # or: python benchmarks/bench_planning.py [--model M] [--threads N]
 """
@@ -37,12 +41,15 @@ import os
 import pathlib
 import random
 import re
+import shutil
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+
+import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
@@ -159,7 +166,9 @@ def bench_planner(args):
     from llm_planner.planner import Planner
 
     config = PlannerConfig.from_yaml(str(ROOT / 'config' / 'planner.yaml'))
-    config = dataclasses.replace(config, model_path=args.model, n_threads=args.threads)
+    # No KV state file here (figures comparable run to run); see bench_restart.
+    config = dataclasses.replace(config, model_path=args.model, n_threads=args.threads,
+                                 kv_cache_dir='')
     planner = Planner(config)
     ready = planner.load()
     backend = planner.backend
@@ -226,27 +235,30 @@ def bench_seed(args, catalog, semantic_map):
     return median(latencies)
 
 
-def bench_node(args):
-    """planner_node in its own process: time-to-ready and service overhead."""
+def bench_node(args, kv_cache_dir='', label='', overhead=True):
+    """planner_node in its own process: time-to-ready and service overhead; return the first."""
     from bench_load import Caller
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
     os.environ['ROS_DOMAIN_ID'] = str(random.randint(120, 200))
     log_path = os.path.join(tempfile.mkdtemp(prefix='llm_planner_bench_'), 'node.log')
-    print(f'\n== ROS service (planner_node in its own process; log {log_path})')
+    print(f'\n== ROS service (planner_node in its own process{label}; log {log_path})')
     start = time.monotonic()
     with open(log_path, 'w') as log:
         node = subprocess.Popen(
             [sys.executable, '-m', 'llm_planner.node', '--ros-args',
              '--params-file', str(ROOT / 'config' / 'planner.yaml'),
-             '-p', f'model_path:={args.model}', '-p', f'n_threads:={args.threads}'],
+             '-p', f'model_path:={args.model}', '-p', f'n_threads:={args.threads}',
+             '-p', f"kv_cache_dir:='{kv_cache_dir}'"],
             stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
     caller = Caller(1)
     try:
         if not caller.wait_ready(timeout=300.0):
             print('node did not become ready')
-            return
-        print(f'node time to ready (process start to first answer): '
-              f'{time.monotonic() - start:.2f} s')
+            return None
+        ready = time.monotonic() - start
+        print(f'node time to ready (process start to first answer): {ready:.2f} s')
+        if not overhead:
+            return ready
         caller.call(0, TASKS[0], timeout=120.0)  # first request, not counted
         overheads, trips = [], []
         for task in TASKS:
@@ -261,6 +273,7 @@ def bench_node(args):
         print(f'service round trip median {median(trips):.3f} s; overhead (round trip - '
               f'planning_time) median {1000 * median(overheads):.1f} ms, '
               f'max {1000 * max(overheads):.1f} ms')
+        return ready
     finally:
         caller.close()
         node.send_signal(signal.SIGINT)
@@ -270,12 +283,97 @@ def bench_node(args):
             node.kill()
 
 
+def eval_tasks():
+    """Return the task texts of eval/tasks.yaml."""
+    with open(ROOT / 'eval' / 'tasks.yaml', encoding='utf-8') as f:
+        return [entry['task'] for entry in yaml.safe_load(f)['tasks']]
+
+
+def plan_outcome(planner, task):
+    """Return what the planner answers for ``task``: the raw text and program, or the error."""
+    from llm_planner.errors import PlannerError
+    try:
+        result = planner.plan(task)
+        return ('plan', result.raw_output, result.program)
+    except PlannerError as e:
+        return (e.code, getattr(e, 'raw_output', None))
+
+
+def bench_restart(args):
+    """Time to ready cold (no KV state file) and warm (restored); restored plans vs fresh."""
+    import dataclasses
+
+    from llm_planner.config import PlannerConfig
+    from llm_planner.planner import Planner
+
+    folder = tempfile.mkdtemp(prefix='llm_planner_bench_kv_')
+    figures = {}
+    try:
+        config = PlannerConfig.from_yaml(str(ROOT / 'config' / 'planner.yaml'))
+        config = dataclasses.replace(config, model_path=args.model, n_threads=args.threads,
+                                     kv_cache_dir=folder)
+        print(f'\n== restart: KV state file of the prompt prefix and example bank ({folder})')
+        cold = Planner(config)
+        figures['planner_cold'] = cold.load()
+        info = cold.info()
+        files = [os.path.join(folder, name) for name in os.listdir(folder)]
+        size = sum(os.path.getsize(path) for path in files)
+        figures['size'] = size
+        print(f'planner time to ready, cold (no file: {info.get("prefix_tokens")} prefix '
+              f'tokens and {info.get("cached_segments")} examples evaluated, file written in '
+              f'{info.get("kv_cache_seconds", 0):.2f} s): {figures["planner_cold"]:.2f} s '
+              f'[{info.get("kv_cache")}]')
+        print(f'state file: {len(files)} file, {size / 2**20:.1f} MiB')
+        warm = Planner(config)
+        figures['planner_warm'] = warm.load()
+        info = warm.info()
+        print(f'planner time to ready, warm (model load {info.get("load_seconds", 0):.2f} s, '
+              f'file read and restored in {info.get("kv_cache_seconds", 0):.2f} s): '
+              f'{figures["planner_warm"]:.2f} s [{info.get("kv_cache")}]')
+        tasks = TASKS if args.restart_tasks == 'bench' else eval_tasks()
+        same, different = 0, []
+        for task in tasks:
+            a, b = plan_outcome(cold, task), plan_outcome(warm, task)
+            if a == b:
+                same += 1
+            else:
+                different.append((task, a, b))
+        for task, a, b in different:
+            print(f'DIFFERENT for {task!r}:\n  fresh    {a!r}\n  restored {b!r}')
+        print(f'restored plans identical to fresh ones: {same}/{len(tasks)} '
+              f'({args.restart_tasks} tasks)')
+        figures['identical'] = (same, len(tasks))
+        cold.close()
+        warm.close()
+        if not args.skip_node:
+            shutil.rmtree(folder, ignore_errors=True)
+            os.makedirs(folder)
+            figures['node_cold'] = bench_node(args, folder, ', cold: no KV state file',
+                                              overhead=False)
+            figures['node_warm'] = bench_node(args, folder, ', warm: KV state file restored',
+                                              overhead=False)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    node = ''
+    if figures.get('node_cold') and figures.get('node_warm'):
+        node = f'; node {figures["node_cold"]:.2f} s cold, {figures["node_warm"]:.2f} s warm'
+    print(f'\ntime to ready: planner {figures["planner_cold"]:.2f} s cold, '
+          f'{figures["planner_warm"]:.2f} s warm{node}; state file '
+          f'{figures["size"] / 2**20:.1f} MiB; restored plans identical '
+          f'{figures["identical"][0]}/{figures["identical"][1]}')
+    return figures
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--model', default=str(DEFAULT_MODEL))
     parser.add_argument('--threads', type=int, default=os.cpu_count() or 2)
     parser.add_argument('--skip-seed', action='store_true')
     parser.add_argument('--skip-node', action='store_true')
+    parser.add_argument('--skip-restart', action='store_true',
+                        help='no cold/warm time to ready with the KV state file')
+    parser.add_argument('--restart-tasks', choices=('eval', 'bench'), default='eval',
+                        help='tasks whose restored plans are compared with fresh ones')
     args = parser.parse_args(argv)
     args.model = os.path.abspath(args.model)
     if not os.path.isfile(args.model):
@@ -289,6 +387,8 @@ def main(argv=None):
               f'without per-task examples: {seed / bare:.1f}x')
     if not args.skip_node:
         bench_node(args)
+    if not args.skip_restart:
+        bench_restart(args)
     return 0
 
 

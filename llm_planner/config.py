@@ -81,6 +81,13 @@ FIELDS = (
     Field('cache_examples', bool, True,
           'Backend llama: evaluate every bank example once at load and reuse its KV '
           'cache, instead of evaluating the chosen examples for each task'),
+    Field('kv_cache_dir', str, 'auto',
+          'Backend llama: folder of the files that keep the evaluated prompt prefix and '
+          'cached examples across restarts ("auto" = $XDG_CACHE_HOME/llm_planner or '
+          '~/.cache/llm_planner; "" = no files)'),
+    Field('kv_cache_max_mb', int, 1024,
+          'Backend llama: most MiB the KV state files may take in kv_cache_dir; the least '
+          'recently used go first'),
     Field('max_steps', int, 16, 'Longest plan accepted, in steps'),
     Field('max_task_chars', int, 500, 'Longest task accepted, in characters'),
     Field('max_tokens', int, 256, 'Most tokens the model may generate for one plan'),
@@ -165,6 +172,8 @@ class PlannerConfig:
     examples_file: str = 'examples.yaml'
     num_examples: int = 6
     cache_examples: bool = True
+    kv_cache_dir: str = 'auto'
+    kv_cache_max_mb: int = 1024
     max_steps: int = 16
     max_task_chars: int = 500
     max_tokens: int = 256
@@ -248,6 +257,11 @@ class PlannerConfig:
                                  f'got {getattr(self, name)}')
         if self.num_examples < 0:
             raise ValueError(f'num_examples must be >= 0, got {self.num_examples}')
+        if self.kv_cache_max_mb < 1:
+            raise ValueError(f'kv_cache_max_mb must be at least 1 (kv_cache_dir "" turns the '
+                             f'files off), got {self.kv_cache_max_mb}')
+        if '\0' in self.kv_cache_dir:
+            raise ValueError('kv_cache_dir holds a NUL character')
         for name in ('max_steps', 'max_task_chars', 'max_tokens'):
             if getattr(self, name) < 1:
                 raise ValueError(f'{name} must be at least 1, got {getattr(self, name)}')
@@ -288,6 +302,12 @@ class PlannerConfig:
     def examples_path(self):
         """Absolute path of the few-shot example bank."""
         return self._config_path(self.examples_file)
+
+    @property
+    def kv_cache_path(self):
+        """Absolute folder of the KV state files, or None when they are off."""
+        from llm_planner.kv_state_cache import resolve_cache_dir
+        return resolve_cache_dir(self.kv_cache_dir)
 
     @property
     def model_file(self):

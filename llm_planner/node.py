@@ -313,7 +313,9 @@ class PlannerNode(LifecycleNode):
             f'configured: backend {config.backend}, model {self._model_name(config)} '
             f'loaded in {load_time:.2f} s; {len(planner.catalog)} skills, '
             f'{len(planner.semantic_map)} places; pose on {runtime.pose_topic}'
-            + (f'; {info.get("n_ctx")} ctx' if info.get('n_ctx') else ''))
+            + (f'; {info.get("n_ctx")} ctx' if info.get('n_ctx') else '')
+            + (f'; KV state file: {info["kv_cache"]}' if info.get('kv_cache', 'off') != 'off'
+               else ''))
         return TransitionCallbackReturn.SUCCESS
 
     @staticmethod

@@ -197,12 +197,17 @@ class Planner:
         path = config.model_file
         if not os.path.isfile(path):
             raise PlannerError(ErrorCode.MODEL_UNAVAILABLE, f'model file not found: {path}')
+        state_cache = None
+        if config.kv_cache_path:
+            from llm_planner.kv_state_cache import KvStateCache
+            state_cache = KvStateCache(config.kv_cache_path, config.kv_cache_max_mb << 20)
         return LlamaBackend(path, n_ctx=config.n_ctx, n_threads=config.n_threads or None,
                             n_gpu_layers=config.n_gpu_layers, seed=0, verbose=False,
                             max_batch=config.decode_batch or None, guess=plan_guess,
                             cpu_repack=config.cpu_repack,
                             max_segments=(len(self.prompt_builder.pool)
-                                          if self._caches_examples else 0))
+                                          if self._caches_examples else 0),
+                            state_cache=state_cache)
 
     def load_resources(self):
         """Load the catalog, the map, the example bank and the grammar (no model)."""

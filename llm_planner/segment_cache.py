@@ -109,17 +109,11 @@ class SegmentCache:
             raise ValueError('the prefix is not in the KV cache')
         self.unplace()
         llama_cpp.llama_memory_seq_rm(self.memory, 0, n, -1)
-        llama.n_tokens = n
-        self.prefix = list(prefix)
-        self.segments = [list(s) for s in segments if s]
-        self._start, self._moves, self._by_first = [], [], {}
-        for i, seg in enumerate(self.segments):
+        self.adopt(prefix, segments)
+        for i in range(len(self.segments)):
             seq = i + 1
             llama_cpp.llama_memory_seq_rm(self.memory, seq, -1, -1)
             llama_cpp.llama_memory_seq_cp(self.memory, 0, seq, 0, n)
-            self._start.append(n)
-            self._moves.append(0)
-            self._by_first.setdefault(seg[0], []).append(i)
         # A segment is never split across batches where it fits in one.
         jobs, size = [], 0
         for i, seg in enumerate(self.segments):
@@ -131,6 +125,28 @@ class SegmentCache:
         if jobs:
             self._eval_many(jobs)
         return sum(map(len, self.segments))
+
+    def adopt(self, prefix, segments):
+        """
+        Take over the bookkeeping of a KV cache that holds ``prefix`` and ``segments`` as built.
+
+        Sets what :meth:`build` sets, without evaluating: for a context
+        whose state :meth:`build` left (saved and restored by
+        :mod:`llm_planner.kv_state_cache`): the prefix in sequence 0, segment
+        i at its first position after the prefix in sequence i + 1, nothing
+        placed. ``segments`` as given to :meth:`build` (empty ones skipped).
+        """
+        n = len(prefix)
+        self.llama.input_ids[:n] = prefix
+        self.llama.n_tokens = n
+        self.prefix = list(prefix)
+        self.segments = [list(s) for s in segments if s]
+        self._start = [n] * len(self.segments)
+        self._moves = [0] * len(self.segments)
+        self._by_first = {}
+        for i, seg in enumerate(self.segments):
+            self._by_first.setdefault(seg[0], []).append(i)
+        self.placed = []
 
     def match(self, tokens):
         """Return the segment indices that follow the prefix in ``tokens``, in order."""

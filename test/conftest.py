@@ -28,6 +28,10 @@ announcing every 0.5 s (instead of 3 s) is installed for this process and its
 children, unless ``FASTRTPS_DEFAULT_PROFILES_FILE`` / ``FASTDDS_DEFAULT_PROFILES_FILE``
 is already set.
 
+The user's cache folder is not touched: ``XDG_CACHE_HOME`` points at a
+temporary folder of the run (removed at exit), where planners and nodes
+started by the tests keep their KV state files (``kv_cache_dir: auto``).
+
 Fixtures:
 
 ``ros_domain_id`` (session)
@@ -165,6 +169,20 @@ def _use_fast_discovery():
 
 
 _use_fast_discovery()
+
+
+def _use_private_cache():
+    # The planner keeps KV state files in the user's cache folder
+    # (kv_cache_dir "auto" = $XDG_CACHE_HOME/llm_planner). Tests write them to
+    # a folder of this run instead, shared by its planners and the nodes it
+    # starts: a node started again with the same model and settings restores
+    # the evaluated prompt instead of evaluating it (the suite is faster).
+    directory = tempfile.mkdtemp(prefix='llm_planner_cache_')
+    atexit.register(shutil.rmtree, directory, True)
+    os.environ['XDG_CACHE_HOME'] = directory
+
+
+_use_private_cache()
 
 # A child inherits an *ignored* SIGINT (e.g. pytest started with `&` by a
 # non-interactive shell) and would then ignore the SIGINT that stops it.

@@ -97,7 +97,8 @@ class LlamaBackend(Backend):
 
     def __init__(self, model_path, n_ctx=2048, n_threads=None, n_gpu_layers=0, seed=0,
                  verbose=False, n_batch=512, flash_attn=True, fast_decode=True,
-                 max_batch=None, guess=None, cpu_repack=False, max_segments=0):
+                 max_batch=None, guess=None, cpu_repack=False, max_segments=0,
+                 state_cache=None):
         """
         Configure the backend; ``load()`` reads the model.
 
@@ -114,7 +115,9 @@ class LlamaBackend(Backend):
         llama.cpp's plain layout rather than its repacked CPU layout.
         ``max_segments`` > 0 makes a KV cache shared by that many sequences
         more, so that ``warm()`` can cache prompt segments (the few-shot
-        examples, :mod:`llm_planner.segment_cache`).
+        examples, :mod:`llm_planner.segment_cache`). ``state_cache`` (a
+        :class:`llm_planner.kv_state_cache.KvStateCache`) keeps what
+        ``warm()`` evaluates in a file and restores it in later processes.
         """
         self.model_path = os.fspath(model_path) if model_path else model_path
         self.n_ctx = n_ctx
@@ -129,6 +132,9 @@ class LlamaBackend(Backend):
         self.cpu_repack = cpu_repack
         self.max_segments = max(0, int(max_segments))
         self._segments = None  # SegmentCache, made by warm()
+        self.state_cache = state_cache
+        self.state_cache_result = 'off'  # of the last warm(): off, hit, miss, unsaved
+        self.state_cache_seconds = 0.0  # spent reading and restoring, or saving, the file
         self.guess = guess
         self._decoders = {}  # grammar text -> FastGrammarDecoder
         self.load_seconds = None
@@ -233,13 +239,9 @@ class LlamaBackend(Backend):
                                    f'the context of {llm.n_ctx()} tokens')
             if self._segments is not None:
                 self._segments.unplace()
-            self._eval_prompt(tokens, None)
-            self._prefix_tokens = len(tokens)
             segments = list(segments)[:self.max_segments]
             if getattr(llm, '_is_recurrent', False) or getattr(llm, '_is_hybrid', False):
                 segments = []  # no partial KV removal: cached segments could not be lent
-            if not segments:
-                return
             # Each segment's tokens as they come after the prefix (a tokenizer
             # may treat the start of a text differently); one that does not
             # split off the prefix cleanly is not cached.
@@ -248,15 +250,97 @@ class LlamaBackend(Backend):
                 both = self._tokenize(prefix_text + text)
                 seg_tokens.append(both[len(tokens):] if both[:len(tokens)] == tokens else [])
             need = len(tokens) + sum(map(len, seg_tokens)) + reserve
-            if need > llm.n_ctx():
+            if segments and need > llm.n_ctx():
                 raise PlannerError(ErrorCode.MODEL_UNAVAILABLE,
                                    f'n_ctx {llm.n_ctx()} is too small to cache the '
                                    f'{len(segments)} examples: {need} tokens needed (raise '
                                    f'n_ctx or turn cache_examples off)')
+            key = self._state_key(prefix_text, tokens, segments, seg_tokens)
+            if key is not None and self._restore_state(key, tokens, seg_tokens):
+                return
+            self._eval_prompt(tokens, None)
+            self._prefix_tokens = len(tokens)
+            if segments:
+                from llm_planner.segment_cache import SegmentCache
+                if self._segments is None:
+                    self._segments = SegmentCache(llm, llm.n_batch)
+                self._segments.build(tokens, seg_tokens)
+            if key is not None:
+                self._save_state(key)
+
+    # -- persisted KV state (llm_planner.kv_state_cache) --------------------
+
+    def _state_key(self, prefix_text, tokens, segments, seg_tokens):
+        """Return (digest, facts JSON) of warm()'s state, or None without a state cache."""
+        if self.state_cache is None:
+            self.state_cache_result = 'off'
+            return None
+        from llm_planner import kv_state_cache
+        try:
+            facts = kv_state_cache.state_facts(
+                self._llama_cpp, self._llm, self.model_path, prefix_text, tokens, segments,
+                seg_tokens, extra={'cpu_repack': bool(self.cpu_repack)})
+        except Exception as e:  # noqa: B902 (e.g. the model file went away): no file, evaluate
+            self.state_cache.log(f'KV state cache: cannot make the key ({type(e).__name__}: '
+                                 f'{e}); evaluating the prompt without a file')
+            self.state_cache_result = 'off'
+            return None
+        return kv_state_cache.key_of(facts)
+
+    def _restore_state(self, key, tokens, seg_tokens):
+        """Restore warm()'s state from the cache file of ``key``; return whether it did."""
+        from llm_planner import kv_state_cache
+        llm = self._llm
+        start = time.monotonic()
+        why = 'llama.cpp refused it'
+        try:
+            payload = self.state_cache.load(key[0])
+            if payload is None:
+                return False
+            restored = kv_state_cache.write_context_state(self._llama_cpp, llm.ctx, payload)
+            del payload
+        except Exception as e:  # noqa: B902 (e.g. MemoryError): evaluate instead
+            restored, why = False, f'{type(e).__name__}: {e}'
+        self.state_cache_seconds = time.monotonic() - start
+        if not restored:
+            self.state_cache.log(f'KV state cache: ignoring {self.state_cache.path_for(key[0])}:'
+                                 f' {why}; evaluating the prompt again')
+            self._llama_cpp.llama_memory_clear(self._llama_cpp.llama_get_memory(llm.ctx), True)
+            llm.n_tokens = 0
+            if self._segments is not None:  # its sequences are gone
+                self._segments.adopt([], [])
+            return False
+        # The Python side as a fresh evaluation leaves it.
+        n = len(tokens)
+        llm.input_ids[:n] = tokens
+        llm.n_tokens = n
+        if hasattr(llm, '_requires_eval'):
+            llm._requires_eval = False
+        self._prefix_tokens = n
+        if any(seg_tokens):
             from llm_planner.segment_cache import SegmentCache
             if self._segments is None:
                 self._segments = SegmentCache(llm, llm.n_batch)
-            self._segments.build(tokens, seg_tokens)
+            self._segments.adopt(tokens, seg_tokens)
+        elif self._segments is not None:  # the restored state has no segments to lend
+            self._segments.adopt(tokens, [])
+        self.state_cache_result = 'hit'
+        return True
+
+    def _save_state(self, key):
+        """Write the state warm() just evaluated to the cache file of ``key``."""
+        from llm_planner import kv_state_cache
+        start = time.monotonic()
+        try:
+            payload = kv_state_cache.read_context_state(self._llama_cpp, self._llm.ctx)
+            saved = self.state_cache.save(key[0], key[1], payload)
+        except Exception as e:  # noqa: B902 (a file not written must not fail the load)
+            self.state_cache.log(f'KV state cache: cannot save the state ({type(e).__name__}: '
+                                 f'{e}); not saved')
+            self.state_cache_result = 'unsaved'
+            return
+        self.state_cache_seconds = time.monotonic() - start
+        self.state_cache_result = 'miss' if saved else 'unsaved'
 
     def complete(self, prompt, grammar, max_tokens, deadline=None):
         """Decode greedily from ``prompt`` under ``grammar``; see ``Backend.complete``."""
@@ -295,6 +379,9 @@ class LlamaBackend(Backend):
             'cpu_repack': self.cpu_repack,
             'decode_batch': self.max_batch or 0,
             'cached_segments': len(self._segments.segments) if self._segments else 0,
+            'kv_cache': self.state_cache_result,
+            'kv_cache_seconds': self.state_cache_seconds,
+            'kv_cache_dir': self.state_cache.directory if self.state_cache else '',
         }
         llm, llama_cpp = self._llm, self._llama_cpp
         if llm is not None:

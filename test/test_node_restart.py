@@ -1,0 +1,86 @@
+# Copyright 2026 llm_planner developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""
+planner_node restarted: the evaluated prompt comes back from its KV state file.
+
+Two processes, one after the other, over real DDS: the first evaluates the
+prompt and writes the file, the second restores it and answers the same
+plans; a damaged file costs a warning line and a rebuild, not the node.
+"""
+
+import glob
+import pathlib
+
+from llm_planner.errors import ErrorCode
+from llm_planner_interfaces.srv import Plan
+import pytest
+from ros_test_utils import unique
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+PARAMS_FILE = ROOT / 'config' / 'planner.yaml'
+# The byte-vocabulary model spells the cached example bank in ~19k tokens.
+TINY_PARAMS = {'n_ctx': 32768, 'num_examples': 2, 'max_tokens': 512, 'max_steps': 3,
+               'planning_timeout': 60.0}
+TASKS = ['Go to the kitchen and grab a banana', 'Bring me the book from the office',
+         'Cook dinner', 'Find my keys', 'Va dans la chambre', '   ']
+
+
+@pytest.fixture(scope='module')
+def tiny_model(tmp_path_factory):
+    from llm_planner.tiny_model import write_tiny_gguf
+    return str(write_tiny_gguf(tmp_path_factory.mktemp('restart') / 'tiny.gguf', seed=2))
+
+
+def run_node(ros_processes, ros_node, model, cache_dir):
+    """Start planner_node, plan TASKS (dry run), stop it; return (log, answers)."""
+    ns = '/' + unique('restart')
+    args = ['--params-file', str(PARAMS_FILE)]  # then -p: the later one wins
+    for name, value in dict(TINY_PARAMS, model_path=model, kv_cache_dir=str(cache_dir)).items():
+        args += ['-p', f'{name}:={value}']
+    proc = ros_processes.start('llm_planner.node', namespace=ns, ros_args=args, name='planner')
+    proc.wait_for_output(r'active: ready|configure failed', 120.0)
+    client = ros_node.service_client(Plan, f'{ns}/llm_planner/plan')
+    answers = []
+    for task in TASKS:
+        response = ros_node.call_service(client, Plan.Request(task=task, dry_run=True), 90.0)
+        answers.append((response.success, response.error_code, response.program))
+    log = proc.output()
+    assert proc.stop() == 0
+    return log, answers
+
+
+def test_a_restarted_node_restores_the_prompt_and_plans_the_same(ros_processes, ros_node,
+                                                                 tiny_model, tmp_path):
+    cold_log, cold = run_node(ros_processes, ros_node, tiny_model, tmp_path)
+    assert 'KV state file: miss' in cold_log, cold_log
+    assert len(glob.glob(str(tmp_path / 'kv-*.kvstate'))) == 1
+    warm_log, warm = run_node(ros_processes, ros_node, tiny_model, tmp_path)
+    assert 'KV state file: hit' in warm_log, warm_log
+    assert warm == cold
+    assert sum(ok for ok, _, _ in cold) >= 1  # the model wrote plans, not only refusals
+    assert cold[-1][:2] == (False, ErrorCode.INVALID_TASK)
+
+
+def test_a_damaged_file_is_a_warning_and_a_rebuild(ros_processes, ros_node, tiny_model,
+                                                   tmp_path):
+    _, fresh = run_node(ros_processes, ros_node, tiny_model, tmp_path)
+    path, = glob.glob(str(tmp_path / 'kv-*.kvstate'))
+    data = bytearray(open(path, 'rb').read())
+    data[len(data) // 2] ^= 0xFF
+    open(path, 'wb').write(data)
+    log, answers = run_node(ros_processes, ros_node, tiny_model, tmp_path)
+    warnings = [line for line in log.splitlines() if 'KV state cache: ignoring' in line]
+    assert len(warnings) == 1 and 'checksum' in warnings[0], log
+    assert 'KV state file: miss' in log  # evaluated and written again
+    assert answers == fresh
