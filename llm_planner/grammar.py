@@ -49,6 +49,47 @@ STRING_RULES = (
 )
 
 
+_NAME_CHARS = 'abcdefghijklmnopqrstuvwxyz0123456789_'
+
+
+def _class_without(chars, left_out):
+    """Return a GBNF character class of ``chars`` without ``left_out``."""
+    kept = [c for c in chars if c != left_out]
+    return '[' + ''.join(kept) + ']'
+
+
+def var_rule_except(names):
+    """
+    Return the ``var`` rule, admitting every variable name but ``names``.
+
+    ``$start`` is the round trip's: a plan that does not come back may not
+    store it (a model that writes ``$start = GET_LOCATION(...)`` there means
+    a round trip it was not asked for).
+    """
+    if not names:
+        return VAR_RULE
+    if len(names) != 1:
+        raise ValueError('one excluded variable name at most')
+    word = names[0].lstrip('$')
+    if not word or any(c not in _NAME_CHARS for c in word) or not word[0].isalpha():
+        raise ValueError(f'not a variable name: {names[0]!r}')
+    alternatives = []
+    for k in range(1, len(word)):  # a proper prefix of the name
+        alternatives.append(gbnf_literal(word[:k]))
+    for k, c in enumerate(word):  # the same start, then another character
+        room = MAX_VAR - k - 1
+        if room < 0:
+            break
+        chars = 'abcdefghijklmnopqrstuvwxyz' if k == 0 else _NAME_CHARS
+        head = (gbnf_literal(word[:k]) + ' ') if k else ''
+        alternatives.append(f'{head}{_class_without(chars, c)} [a-z0-9_]{{0,{room}}}'
+                            if room > 0 else f'{head}{_class_without(chars, c)}')
+    room = MAX_VAR - len(word) - 1
+    if room >= 0:  # the name, then more
+        alternatives.append(f'{gbnf_literal(word)} [a-z0-9_]{{1,{room + 1}}}')
+    return 'var ::= "$" (' + ' | '.join(f'({a})' for a in alternatives) + ')'
+
+
 def skill_rules(catalog, value_of):
     """
     Return (GBNF rules, skills) for the catalog's skills that can be written.
@@ -82,8 +123,14 @@ def place_rule(semantic_map, strict_places):
     return 'place-value ::= ' + (known if strict_places else known + ' | string')
 
 
-def build_gbnf(catalog, semantic_map=None, max_steps=16, strict_places=False):
-    """Return the GBNF grammar for plans over ``catalog`` and ``semantic_map``."""
+def build_gbnf(catalog, semantic_map=None, max_steps=16, strict_places=False,
+               exclude_vars=()):
+    """
+    Return the GBNF grammar for plans over ``catalog`` and ``semantic_map``.
+
+    ``exclude_vars``: a variable name the plan may not use (see
+    :func:`var_rule_except`).
+    """
     produced = {skill.returns for skill in catalog if skill.returns}
     value_rules = {
         LOCATION: 'var' if LOCATION in produced else None,
@@ -113,7 +160,7 @@ def build_gbnf(catalog, semantic_map=None, max_steps=16, strict_places=False):
     tail = [
         f'location-value ::= {value_rules[LOCATION] or "var"}',
         f'string-value ::= {value_rules[STRING]}',
-        VAR_RULE,
+        var_rule_except(tuple(exclude_vars)),
         *STRING_RULES,
     ]
     if semantic_map is not None:

@@ -225,12 +225,14 @@ class Planner:
         # The skill that stores the start serves round trips only, unless it
         # does an action of its own.
         start_skill = catalog.get(answer.start_skill) if answer.round_trips else None
-        one_way = catalog
+        one_way, start_var = catalog, ()
         if start_skill is not None and not start_skill.verbs:
             one_way = SkillCatalog([s for s in catalog if s is not start_skill])
+            start_var = (answer.start_var,)
         self.plan_grammar = answer.gbnf(
             build_gbnf(one_way, semantic_map, max_steps=config.max_steps,
-                       strict_places=config.strict_places), config.max_steps)
+                       strict_places=config.strict_places, exclude_vars=start_var),
+            config.max_steps)
         self.round_trip_grammar = answer.gbnf(
             build_gbnf(catalog, semantic_map, max_steps=config.max_steps,
                        strict_places=config.strict_places), config.max_steps,

@@ -73,7 +73,7 @@ TASKS = [
 # check_actions off: a random model's action line names random words, which
 # no skill does, so every task would be refused before its program; the
 # action line is tested with check_actions on (test_actions.py).
-TINY = {'n_ctx': 8192, 'num_examples': 2, 'max_tokens': 1024, 'max_steps': 4,
+TINY = {'n_ctx': 12288, 'num_examples': 2, 'max_tokens': 1024, 'max_steps': 4,
         'n_threads': 1, 'planning_timeout': 60.0, 'cache_examples': False,
         'check_actions': False}
 

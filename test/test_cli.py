@@ -31,9 +31,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 def tiny_config_file(tmp_path_factory):
     """Return a planner parameters file for the tiny model (byte vocabulary: long prompts)."""
     config = os.path.join(REPO, 'config')
-    params = {'n_ctx': 8192, 'n_threads': 1, 'num_examples': 2, 'max_tokens': 1024,
+    params = {'n_ctx': 12288, 'n_threads': 1, 'num_examples': 2, 'max_tokens': 1024,
               'max_steps': 4, 'planning_timeout': 60.0, 'autostart': True,
-              'cache_examples': False,
+              'cache_examples': False, 'check_actions': False,
               'skills_file': os.path.join(config, 'skills.yaml'),
               'locations_file': os.path.join(config, 'locations.yaml'),
               'examples_file': os.path.join(config, 'examples.yaml')}

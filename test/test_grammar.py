@@ -118,7 +118,7 @@ def _raw_outputs(model_path, catalog, semantic_map, examples, strict, tasks):
     """Decode every task with the tiny model under the generated grammar, unrepaired."""
     grammar = build_gbnf(catalog, semantic_map, max_steps=4, strict_places=strict)
     builder = PromptBuilder(catalog, semantic_map, examples, num_examples=1)
-    backend = LlamaBackend(model_path, n_ctx=8192, n_threads=1)
+    backend = LlamaBackend(model_path, n_ctx=12288, n_threads=1)
     backend.load()
     try:
         backend.warm(builder.prefix(backend))
