@@ -69,6 +69,16 @@ TASKS = [
     'Cook me some pasta',
     'Look for an apple in the kitchen',
 ]
+# Tasks no skill can do, for what a refusal costs against a plan (not in TASKS,
+# so that the median over TASKS stays comparable with earlier runs).
+REFUSAL_TASKS = [
+    'Make me a coffee',
+    'Go to the living room and water the plants',
+    'Switch off the lights in the bedroom',
+    'Open the window',
+    'Grab the cup and put it in the sink',
+    'Wash the dishes in the kitchen',
+]
 
 SEED_SYSTEM = '\n'.join([
     'I will send a task and you will reply using only the known functions, '
@@ -124,17 +134,22 @@ def seed_valid(text, catalog, semantic_map):
     return True, ''
 
 
-def run_tasks(planner):
-    """Plan every task with ``planner``; print a row each; return the latencies."""
+def run_tasks(planner, tasks=None, kinds=None):
+    """
+    Plan every task with ``planner``; print a row each; return the latencies.
+
+    ``kinds``, a dict, gets each latency under 'plan' or the error code.
+    """
     from llm_planner.errors import PlannerError
+    tasks = TASKS if tasks is None else tasks
     try:
-        planner.plan(TASKS[0])  # first request after load, not counted
+        planner.plan(tasks[0])  # first request after load, not counted
     except PlannerError:
         pass
     latencies, totals = [], {'tokens_sampled': 0, 'tokens_forced': 0, 'decode_steps': 0}
     print(f'{"task":50} {"s":>5} {"prompt":>6} {"gen":>4} {"smp":>4} {"frc":>4} {"steps":>5}'
           f'  result')
-    for task in TASKS:
+    for task in tasks:
         start = time.monotonic()
         try:
             result = planner.plan(task)
@@ -145,6 +160,8 @@ def run_tasks(planner):
             outcome, gen, details = e.code, getattr(e, 'tokens_generated', 0), {}
         elapsed = time.monotonic() - start
         latencies.append(elapsed)
+        if kinds is not None:
+            kinds.setdefault('plan' if '(' in outcome else outcome, []).append(elapsed)
         for key in totals:
             totals[key] += details.get(key, 0)
         print(f'{task[:50]:50} {elapsed:5.2f} {details.get("prompt_tokens_evaluated", 0):6d} '
@@ -157,6 +174,26 @@ def run_tasks(planner):
     return latencies
 
 
+def next_grammar(planner, text):
+    """
+    Return the grammar of the planner's next request after ``text``, or None.
+
+    The action line's first, then the program's chosen from the line as the
+    planner chooses it; None after a refused line or a program. A planner
+    without an action line makes one request.
+    """
+    from llm_planner.actions import check_actions, parse_actions
+    actions_grammar = getattr(planner, 'actions_grammar', None)
+    if not text:
+        return actions_grammar or planner.grammar
+    if actions_grammar is None or text.count('\n') > 1 or not text.endswith('\n'):
+        return None
+    unsupported, round_trip = check_actions(parse_actions(text), planner.catalog)
+    if unsupported:
+        return None
+    return planner.round_trip_grammar if round_trip else planner.plan_grammar
+
+
 def bench_planner(args):
     """Planner in this process: time-to-ready, per-task figures, identity check."""
     import dataclasses
@@ -167,8 +204,10 @@ def bench_planner(args):
 
     config = PlannerConfig.from_yaml(str(ROOT / 'config' / 'planner.yaml'))
     # No KV state file here (figures comparable run to run); see bench_restart.
-    config = dataclasses.replace(config, model_path=args.model, n_threads=args.threads,
-                                 kv_cache_dir='')
+    changes = {'model_path': args.model, 'n_threads': args.threads}
+    if hasattr(config, 'kv_cache_dir'):
+        changes['kv_cache_dir'] = ''
+    config = dataclasses.replace(config, **changes)
     planner = Planner(config)
     ready = planner.load()
     backend = planner.backend
@@ -180,7 +219,15 @@ def bench_planner(args):
     print('columns: seconds, prompt tokens evaluated (task and its examples), tokens '
           'generated, sampled at a step, drafted and kept, decoding steps (model '
           "evaluations after the prompt's, which carries the first draft)")
-    latencies = run_tasks(planner)
+    kinds = {}
+    latencies = run_tasks(planner, TASKS, kinds)
+
+    print('\n== refusals: tasks no skill can do (UNSUPPORTED_TASK), against the plans above')
+    run_tasks(planner, REFUSAL_TASKS, kinds)
+    refused = kinds.get('UNSUPPORTED_TASK', [])
+    print(f'plans: median {median(kinds.get("plan", [])):.2f} s over '
+          f'{len(kinds.get("plan", []))}; refusals: median {median(refused):.2f} s over '
+          f'{len(refused)}')
 
     print('\n== the same without per-task examples (num_examples 0: the prompt is the '
           'cached prefix and the task; plan quality is lower, see README)')
@@ -190,18 +237,24 @@ def bench_planner(args):
 
     print('\n== identity: fast decoder vs plain greedy constrained decoding (same prompt and')
     print('   cached examples; one token per step, whole vocabulary masked at each)')
+    print('   the action line, then, unless refused, the program after it)')
     same = 0
     llm = backend._llm
-    for task in TASKS:
+    for task in TASKS + REFUSAL_TASKS:
         prompt = planner.prompt_builder.build(task, backend)
-        fast = backend.complete(prompt, planner.grammar, config.max_tokens)
-        ref = plain_greedy_decode(llm, planner.grammar, backend._tokenize(prompt),
-                                  config.max_tokens)
-        ok = fast.text == ref.text
+        fast_text = ref_text = ''
+        grammar = next_grammar(planner, '')
+        while grammar is not None:
+            fast = backend.complete(prompt + fast_text, grammar, config.max_tokens).text
+            ref = plain_greedy_decode(llm, grammar, backend._tokenize(prompt + ref_text),
+                                      config.max_tokens).text
+            fast_text, ref_text = fast_text + fast, ref_text + ref
+            grammar = next_grammar(planner, fast_text) if fast == ref else None
+        ok = fast_text == ref_text
         same += ok
         if not ok:
-            print(f'DIFFERENT for {task!r}:\n  fast {fast.text!r}\n  ref  {ref.text!r}')
-    print(f'identical outputs: {same}/{len(TASKS)}')
+            print(f'DIFFERENT for {task!r}:\n  fast {fast_text!r}\n  ref  {ref_text!r}')
+    print(f'identical outputs: {same}/{len(TASKS) + len(REFUSAL_TASKS)}')
     planner.close()
     return median(latencies), median(bare_latencies), planner
 

@@ -79,7 +79,6 @@ class Skill:
         return f'{self.name}({params}){ret}'
 
 
-
 @dataclass(frozen=True)
 class RoundTrip:
     """A plan that stores where the robot starts and goes back there last."""

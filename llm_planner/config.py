@@ -55,7 +55,7 @@ FIELDS = (
           '(an OpenAI-compatible server)'),
     Field('model_path', str, 'models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf',
           'GGUF model file (backend llama); relative to the working directory'),
-    Field('n_ctx', int, 6144, 'Context window, tokens'),
+    Field('n_ctx', int, 7168, 'Context window, tokens'),
     Field('n_threads', int, 0, 'CPU threads for inference; 0 = all cores'),
     Field('n_gpu_layers', int, 0, 'Layers offloaded to the GPU: 0 on a CPU, -1 = all'),
     Field('cpu_repack', bool, False,
@@ -96,8 +96,8 @@ FIELDS = (
           'true: place names limited to the map by the grammar; false: any name is '
           'admitted and an unknown one is refused with UNKNOWN_LOCATION'),
     Field('check_actions', bool, True,
-          'true: the model first lists the task\'s actions as verbs (DO: go, take) and a '
-          'task with an action no skill\'s verbs name is refused (UNSUPPORTED_TASK) before '
+          "true: the model first lists the task's actions as verbs (DO: go kitchen) and a "
+          "task with an action no skill's verbs name is refused (UNSUPPORTED_TASK) before "
           'any program is decoded; false (or a catalog naming no verbs): no action line, '
           'the model refuses with ERROR itself'),
 )
@@ -158,7 +158,7 @@ class PlannerConfig:
 
     backend: str = 'llama'
     model_path: str = 'models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf'
-    n_ctx: int = 6144
+    n_ctx: int = 7168
     n_threads: int = 0
     n_gpu_layers: int = 0
     cpu_repack: bool = False

@@ -27,8 +27,8 @@ pytest_plugins = ['planning_fixtures']
 
 
 def test_parse_and_format():
-    assert parse_actions('DO: go, find, take, come back\n') == ['go', 'find', 'take',
-                                                               'come back']
+    assert parse_actions('DO: go, find, take, come back\n') == [
+        'go', 'find', 'take', 'come back']
     assert parse_actions('DO:  Go ,  pick   up\n$x = ...') == ['go', 'pick up']
     assert parse_actions('GO(to:$x)') == []
     assert format_actions(['go', 'take']) == 'DO: go, take\n'

@@ -185,9 +185,8 @@ def test_an_action_no_skill_does_is_refused_from_the_action_line(actions, named)
 @pytest.mark.parametrize('actions', ['go', 'walks', 'look for', 'pick up', 'go back',
                                      'grab, heading', 'find, take'])
 def test_synonyms_and_forms_of_known_verbs_plan(actions):
-    planner, backend = scripted_planner(
-        [f'DO: {actions}\n', '$kitchen = GET_LOCATION(location_name:"kitchen")\n'
-                              'GO(to:$kitchen)'])
+    plan = '$kitchen = GET_LOCATION(location_name:"kitchen")\nGO(to:$kitchen)'
+    planner, backend = scripted_planner([f'DO: {actions}\n', plan])
     planner.plan('Some task')
     assert backend.requests[1][1] == planner.plan_grammar
 
