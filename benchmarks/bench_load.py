@@ -239,8 +239,9 @@ def main(argv=None):
         from llm_planner.tiny_model import write_tiny_gguf
         model = os.path.join(workdir, 'tiny.gguf')
         write_tiny_gguf(model)
-        # The tiny model's vocabulary is bytes: the prompt takes ~4x the tokens.
-        overrides = ['-p', 'n_ctx:=8192']
+        # The tiny model's vocabulary is bytes: the prompt takes ~4x the tokens
+        # (the cached example bank alone ~18k), as in test/test_node.py.
+        overrides = ['-p', 'n_ctx:=32768', '-p', 'num_examples:=1', '-p', 'max_tokens:=512']
     model = os.path.abspath(model)
     log_path = os.path.join(workdir, 'planner_node.log')
     print(f'model {model}\nnode log {log_path}\nROS_DOMAIN_ID {os.environ["ROS_DOMAIN_ID"]}')

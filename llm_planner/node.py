@@ -102,8 +102,8 @@ import rclpy
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.exceptions import ParameterException
-from rclpy.expand_topic_name import expand_topic_name
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.expand_topic_name import expand_topic_name
 from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
 from rclpy.qos import QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
 from rclpy.task import Future
@@ -144,7 +144,7 @@ NODE_FIELDS = (
           'Robot pose topic (geometry_msgs/PoseWithCovarianceStamped) for '
           'GET_CURRENT_LOCATION; read at configure'),
     Field('pose_frame', str, 'map',
-          'Frame the robot pose must be in (the semantic map\'s frame); a pose in another '
+          "Frame the robot pose must be in (the semantic map's frame); a pose in another "
           'frame gets POSE_UNAVAILABLE ("" = any frame); live'),
     Field('pose_qos_reliability', str, 'reliable',
           'QoS reliability of the pose subscription: "reliable" or "best_effort" (takes '

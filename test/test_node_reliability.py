@@ -116,9 +116,10 @@ def test_out_of_range_parameters_are_refused_when_set(planner):
 
 # --- 2. bursts of requests ----------------------------------------------------------------
 
-def _burst_plan(ros, service, count, task):
+def _burst_plan(harness, service, count, task):
     """Call ``service`` from ``count`` clients at once; return the responses (None: lost)."""
-    clients = [ros.node.create_client(Plan, service, callback_group=ros.callback_group)
+    clients = [harness.node.create_client(Plan, service,
+                                          callback_group=harness.callback_group)
                for _ in range(count)]
     try:
         assert wait_until(lambda: all(c.service_is_ready() for c in clients), 30.0)
@@ -135,7 +136,7 @@ def _burst_plan(ros, service, count, task):
         return [f.result() if f.done() else None for f in futures]
     finally:
         for client in clients:
-            ros.node.destroy_client(client)
+            harness.node.destroy_client(client)
 
 
 def test_a_burst_of_50_plan_requests_is_all_answered(planner):
@@ -217,8 +218,8 @@ def test_a_crashing_repack_is_probed_in_a_child_and_not_used(ros, ros_processes,
 # --- 4. a stop mid-task ends the goal -----------------------------------------------------
 
 @pytest.mark.parametrize('signum', [signal.SIGINT, signal.SIGTERM])
-def test_stopping_mid_task_gives_the_caller_a_shutdown_result(ros, ros_processes,  # noqa
-                                                               workdir, patrol_model, signum):
+def test_stopping_mid_task_gives_the_caller_a_shutdown_result(
+        ros, ros_processes, workdir, patrol_model, signum):  # noqa: F811
     server = unique('navigate')
     sim = start_sim(ros_processes, navigate_action_name=server, pose_topic=unique('pose'),
                     fail=['navigate:delay:30'])
@@ -304,10 +305,10 @@ def test_a_server_dying_mid_goal_is_noticed_when_its_lease_ends(
 
 # --- 6 and 10. the robot pose ---------------------------------------------------------------
 
-def _pose_msg(ros, x=1.0, frame='map', stamp=None):
+def _pose_msg(harness, x=1.0, frame='map', stamp=None):
     msg = PoseWithCovarianceStamped()
     msg.header.frame_id = frame
-    msg.header.stamp = stamp if stamp is not None else ros.node.get_clock().now().to_msg()
+    msg.header.stamp = stamp if stamp is not None else harness.node.get_clock().now().to_msg()
     msg.pose.pose.position.x = x
     msg.pose.pose.orientation.w = 1.0
     return msg
@@ -322,7 +323,7 @@ def _pose_node(ros, processes, workdir, patrol_model, topic, params=()):  # noqa
     return node
 
 
-def _run_with_pose(ros, node, publisher, msg):
+def _run_with_pose(node, publisher, msg):
     publisher.publish(msg)
     time.sleep(0.5)
     return node.result(node.send_goal('patrol'), 60.0)
@@ -344,11 +345,11 @@ def test_bad_poses_are_refused_before_use(ros, ros_processes, workdir,  # noqa: 
                            (_pose_msg(ros, frame='odom'), "frame 'odom'"),
                            (_pose_msg(ros, stamp=Time()), 'zero time stamp'),
                            (_pose_msg(ros, stamp=future), 'in the future')):
-            status, result = _run_with_pose(ros, node, publisher, msg)
+            status, result = _run_with_pose(node, publisher, msg)
             assert status == GoalStatus.STATUS_ABORTED, (words, result)
             assert result.error_code == ErrorCode.POSE_UNAVAILABLE, (words, result)
             assert words in result.message, result.message
-        status, result = _run_with_pose(ros, node, publisher, _pose_msg(ros))
+        status, result = _run_with_pose(node, publisher, _pose_msg(ros))
         assert status == GoalStatus.STATUS_SUCCEEDED, result
     finally:
         ros.node.destroy_publisher(publisher)
@@ -362,7 +363,7 @@ def test_pose_qos_is_a_parameter(ros, ros_processes, workdir, patrol_model):  # 
     publisher = ros.node.create_publisher(PoseWithCovarianceStamped, '/' + topic, qos)
     strict = _pose_node(ros, ros_processes, workdir, patrol_model, topic)
     try:
-        status, result = _run_with_pose(ros, strict, publisher, _pose_msg(ros))
+        status, result = _run_with_pose(strict, publisher, _pose_msg(ros))
         assert result.error_code == ErrorCode.POSE_UNAVAILABLE, result
         assert 'incompatible QoS' in result.message and 'pose_qos_reliability' in result.message
     finally:
@@ -373,7 +374,7 @@ def test_pose_qos_is_a_parameter(ros, ros_processes, workdir, patrol_model):  # 
     try:
         assert wait_until(lambda: ros.node.count_subscribers(f'/{topic}b') >= 1, 20.0)
         time.sleep(0.5)
-        status, result = _run_with_pose(ros, loose, publisher_b, _pose_msg(ros))
+        status, result = _run_with_pose(loose, publisher_b, _pose_msg(ros))
         assert status == GoalStatus.STATUS_SUCCEEDED, result
     finally:
         ros.node.destroy_publisher(publisher)
