@@ -83,10 +83,20 @@ class Caller:
         self.clients = [self.node.create_client(Plan, '/llm_planner/plan')
                         for _ in range(n_clients)]
         from rclpy.action import ActionClient
+        from rclpy.qos import qos_profile_services_default, QoSProfile
         from llm_planner_interfaces.action import ExecuteTask
         self.ExecuteTask = ExecuteTask
-        self.action_clients = [ActionClient(self.node, ExecuteTask, '/llm_planner/execute_task')
-                               for _ in range(n_action_clients)]
+        # Depth 100 on the clients' side too: with Fast DDS each client of a
+        # service sees every response, and 20 goal answers in a few ms can
+        # push a client's own out of a depth-10 queue (see README, Reliability).
+        qos = QoSProfile(depth=100)
+        qos.reliability = qos_profile_services_default.reliability
+        qos.durability = qos_profile_services_default.durability
+        self.action_clients = [
+            ActionClient(self.node, ExecuteTask, '/llm_planner/execute_task',
+                         goal_service_qos_profile=qos, result_service_qos_profile=qos,
+                         cancel_service_qos_profile=qos)
+            for _ in range(n_action_clients)]
         self.executor = MultiThreadedExecutor(num_threads=4)
         self.executor.add_node(self.node)
         self.thread = threading.Thread(target=self.executor.spin, daemon=True)

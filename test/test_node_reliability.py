@@ -116,6 +116,39 @@ def test_out_of_range_parameters_are_refused_when_set(planner):
 
 # --- 2. bursts of requests ----------------------------------------------------------------
 
+def _client_qos():
+    """
+    Return the QoS of the test's goal, result and cancel clients: depth 100.
+
+    With Fast DDS every client of a service receives every response and keeps
+    its own: at the default depth (10) a client among 20 concurrent ones may
+    lose its response under the others' (a property of the caller's side).
+    """
+    from rclpy.qos import qos_profile_services_default
+    qos = QoSProfile(depth=100)
+    qos.reliability = qos_profile_services_default.reliability
+    qos.durability = qos_profile_services_default.durability
+    return qos
+
+
+def _warm_up(send, tries=10, timeout=3.0):
+    """
+    Send a request that is refused at once (empty task) until one is answered.
+
+    Discovery is not symmetric: a client may see the node before the node has
+    matched the client's response reader, and Fast DDS drops a response it
+    cannot deliver. One answered request per client proves both directions,
+    so that a burst afterwards tests the node's queues, not discovery.
+    """
+    for _ in range(tries):
+        future = send()
+        event = threading.Event()
+        future.add_done_callback(lambda _: event.set())
+        if event.wait(timeout):
+            return future.result()
+    pytest.fail(f'no answer to a warm-up request in {tries} tries')
+
+
 def _burst_plan(harness, service, count, task):
     """Call ``service`` from ``count`` clients at once; return the responses (None: lost)."""
     clients = [harness.node.create_client(Plan, service,
@@ -123,7 +156,8 @@ def _burst_plan(harness, service, count, task):
                for _ in range(count)]
     try:
         assert wait_until(lambda: all(c.service_is_ready() for c in clients), 30.0)
-        time.sleep(1.0)  # let the node match every client's response reader
+        for client in clients:
+            _warm_up(lambda: client.call_async(Plan.Request(task='', dry_run=True)))
         events = [threading.Event() for _ in clients]
         futures = []
         for client, event in zip(clients, events):
@@ -172,10 +206,18 @@ def test_20_concurrent_goals_are_all_answered(ros, ros_processes, workdir,  # no
     clients = []
     try:
         assert node.wait_ready() == 'active: ready', node.proc.output()
+        qos = _client_qos()
         clients = [SafeActionClient(ros.node, ExecuteTask, f'{node.fqn}/execute_task',
-                                    callback_group=ros.callback_group) for _ in range(20)]
+                                    callback_group=ros.callback_group,
+                                    goal_service_qos_profile=qos,
+                                    result_service_qos_profile=qos,
+                                    cancel_service_qos_profile=qos) for _ in range(20)]
         assert wait_until(lambda: all(c.server_is_ready() for c in clients), 30.0)
-        time.sleep(1.0)
+        for client in clients:  # an empty task: accepted, then aborted INVALID_TASK
+            handle = _warm_up(lambda: client.send_goal_async(ExecuteTask.Goal(task='')))
+            assert handle.accepted
+            assert ros.wait_future(handle.get_result_async(), 30.0).result.error_code == \
+                ErrorCode.INVALID_TASK
         sends = [c.send_goal_async(ExecuteTask.Goal(task='patrol')) for c in clients]
         handles = []
         for future in sends:
