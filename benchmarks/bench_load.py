@@ -13,13 +13,16 @@
 # limitations under the License.
 
 """
-Load benchmark of the plan service: requests in a row, then concurrent clients.
+Load benchmark of the plan service and the action: rows, concurrency, bursts.
 
-Starts planner_node in its own process (isolated DDS domain, loopback only),
-sends N dry-run plan requests one after the other, then C clients sending
-requests at the same time, and prints answered / lost counts, latency
-percentiles and the node's resident memory before and after. Figures, not
-pass/fail.
+Starts planner_node and the loopback robot sim_robot in their own processes
+(isolated DDS domain, loopback only), sends N dry-run plan requests one after
+the other, then C clients sending requests at the same time, then a burst of
+B callers (one client each) sending one request at the same instant, then G
+``execute_task`` goals sent at the same instant from G action clients, and
+prints answered / lost counts (a goal is lost when its goal request or its
+result request gets no answer), latency percentiles and the node's resident
+memory before and after. Figures, not pass/fail.
 
     python benchmarks/bench_load.py                 # tiny random model (default)
     python benchmarks/bench_load.py --model models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf
@@ -69,7 +72,7 @@ def percentile(values, q):
 class Caller:
     """Plan service calls from a background-spinning node, each with a timeout."""
 
-    def __init__(self, n_clients):
+    def __init__(self, n_clients, n_action_clients=0):
         import rclpy
         from rclpy.executors import MultiThreadedExecutor
         from llm_planner_interfaces.srv import Plan
@@ -79,6 +82,21 @@ class Caller:
         self.node = rclpy.create_node('bench_load_client')
         self.clients = [self.node.create_client(Plan, '/llm_planner/plan')
                         for _ in range(n_clients)]
+        from rclpy.action import ActionClient
+        from rclpy.qos import qos_profile_services_default, QoSProfile
+        from llm_planner_interfaces.action import ExecuteTask
+        self.ExecuteTask = ExecuteTask
+        # Depth 100 on the clients' side too: with Fast DDS each client of a
+        # service sees every response, and 20 goal answers in a few ms can
+        # push a client's own out of a depth-10 queue (see README, Reliability).
+        qos = QoSProfile(depth=100)
+        qos.reliability = qos_profile_services_default.reliability
+        qos.durability = qos_profile_services_default.durability
+        self.action_clients = [
+            ActionClient(self.node, ExecuteTask, '/llm_planner/execute_task',
+                         goal_service_qos_profile=qos, result_service_qos_profile=qos,
+                         cancel_service_qos_profile=qos)
+            for _ in range(n_action_clients)]
         self.executor = MultiThreadedExecutor(num_threads=4)
         self.executor.add_node(self.node)
         self.thread = threading.Thread(target=self.executor.spin, daemon=True)
@@ -96,6 +114,72 @@ class Caller:
             time.sleep(0.5)
         return False
 
+    def wait_all_ready(self, timeout):
+        """Wait until every client sees its server; then let discovery settle."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(c.service_is_ready() for c in self.clients) and \
+                    all(c.server_is_ready() for c in self.action_clients):
+                time.sleep(2.0)  # the node must also match each client's reader
+                return True
+            time.sleep(0.1)
+        return False
+
+    def burst(self, task, timeout):
+        """Send one request from every client at once; return [(latency or None, response)]."""
+        events = [threading.Event() for _ in self.clients]
+        starts, futures = [], []
+        for client, event in zip(self.clients, events):
+            starts.append(time.monotonic())
+            future = client.call_async(self.Plan.Request(task=task, dry_run=True))
+            future.add_done_callback(lambda _, e=event: e.set())
+            futures.append(future)
+        ends = [None] * len(futures)
+        for i, event in enumerate(events):
+            if event.wait(max(0.0, starts[i] + timeout - time.monotonic())):
+                ends[i] = time.monotonic()
+        return [(ends[i] - starts[i] if ends[i] is not None else None,
+                 futures[i].result() if futures[i].done() else None)
+                for i in range(len(futures))]
+
+    def goal_burst(self, task, timeout):
+        """
+        Send one execute_task goal from every action client at once.
+
+        Return ``(results, goal_lost, result_lost)``: results as
+        [(latency to the result or None, result or None)].
+        """
+        def wait(future, deadline):
+            event = threading.Event()
+            future.add_done_callback(lambda _: event.set())
+            return event.wait(max(0.0, deadline - time.monotonic()))
+        start = time.monotonic()
+        deadline = start + timeout
+        sends = [c.send_goal_async(self.ExecuteTask.Goal(task=task))
+                 for c in self.action_clients]
+        goal_lost = result_lost = 0
+        results = []
+        handles = []
+        for future in sends:
+            if not wait(future, deadline):
+                goal_lost += 1
+                handles.append(None)
+            else:
+                handles.append(future.result())
+        result_futures = [h.get_result_async() if h is not None and h.accepted else None
+                          for h in handles]
+        for handle, future in zip(handles, result_futures):
+            if handle is None:
+                results.append((None, None))
+            elif future is None:  # rejected: answered
+                results.append((time.monotonic() - start, None))
+            elif not wait(future, deadline):
+                result_lost += 1
+                results.append((None, None))
+            else:
+                results.append((time.monotonic() - start, future.result().result))
+        return results, goal_lost, result_lost
+
     def call(self, index, task, timeout):
         """Return the response, or None when none came within timeout."""
         done = threading.Event()
@@ -108,6 +192,8 @@ class Caller:
 
     def close(self):
         """Stop spinning and shut rclpy down."""
+        for client in self.action_clients:
+            client.destroy()
         self.executor.shutdown()
         self.node.destroy_node()
         self.rclpy.shutdown()
@@ -146,6 +232,10 @@ def main(argv=None):
     parser.add_argument('--clients', type=int, default=8, help='concurrent clients')
     parser.add_argument('--per-client', type=int, default=10,
                         help='requests per concurrent client')
+    parser.add_argument('--burst', type=int, default=50,
+                        help='callers sending one plan request at the same instant')
+    parser.add_argument('--goals', type=int, default=20,
+                        help='execute_task goals sent at the same instant')
     parser.add_argument('--timeout', type=float, default=120.0,
                         help='seconds before a request counts as lost')
     args = parser.parse_args(argv)
@@ -159,8 +249,9 @@ def main(argv=None):
         from llm_planner.tiny_model import write_tiny_gguf
         model = os.path.join(workdir, 'tiny.gguf')
         write_tiny_gguf(model)
-        # The tiny model's vocabulary is bytes: the prompt takes ~4x the tokens.
-        overrides = ['-p', 'n_ctx:=8192']
+        # The tiny model's vocabulary is bytes: the prompt takes ~4x the tokens
+        # (the cached example bank alone ~18k), as in test/test_node.py.
+        overrides = ['-p', 'n_ctx:=32768', '-p', 'num_examples:=1', '-p', 'max_tokens:=512']
     model = os.path.abspath(model)
     log_path = os.path.join(workdir, 'planner_node.log')
     print(f'model {model}\nnode log {log_path}\nROS_DOMAIN_ID {os.environ["ROS_DOMAIN_ID"]}')
@@ -170,7 +261,10 @@ def main(argv=None):
              '--params-file', str(ROOT / 'config' / 'planner.yaml'),
              '-p', f'model_path:={model}'] + overrides,
             stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
-    caller = Caller(args.clients)
+    sim_log = open(os.path.join(workdir, 'sim_robot.log'), 'w')
+    sim = subprocess.Popen([sys.executable, '-m', 'llm_planner.sim_robot'], stdout=sim_log,
+                           stderr=subprocess.STDOUT, env=os.environ.copy())
+    caller = Caller(max(args.clients, args.burst), args.goals)
     lost = 0
     try:
         if not caller.wait_ready(timeout=120.0):
@@ -197,6 +291,24 @@ def main(argv=None):
         par_time = time.monotonic() - start
         lost += report(f'{args.clients} concurrent clients x {args.per_client} '
                        f'({par_time:.1f} s)', [r for out in outs for r in out])
+        if not caller.wait_all_ready(60.0):
+            print('not every burst client found the node')
+        start = time.monotonic()
+        results = caller.burst(TASKS[0], args.timeout)
+        lost += report(f'burst: {len(results)} callers at once '
+                       f'({time.monotonic() - start:.1f} s)', results)
+        start = time.monotonic()
+        results, goal_lost, result_lost = caller.goal_burst('go to the kitchen', args.timeout)
+        codes = {}
+        for _, result in results:
+            if result is not None:
+                key = result.error_code or 'OK'
+                codes[key] = codes.get(key, 0) + 1
+        answered = sum(1 for lat, _ in results if lat is not None)
+        print(f'goals: {len(results)} execute_task goals at once '
+              f'({time.monotonic() - start:.1f} s): answered {answered}, goal requests lost '
+              f'{goal_lost}, results lost {result_lost}; results {codes}')
+        lost += goal_lost + result_lost
         rss_after = rss_kib(node.pid)
         print(f'node resident memory: before {rss_before / 1024:.1f} MiB, '
               f'after {rss_after / 1024:.1f} MiB')
@@ -204,11 +316,17 @@ def main(argv=None):
         print(f'lost in total: {lost}')
     finally:
         caller.close()
+        sim.send_signal(signal.SIGINT)
         node.send_signal(signal.SIGINT)
         try:
             node.wait(timeout=15)
         except subprocess.TimeoutExpired:
             node.kill()
+        try:
+            sim.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            sim.kill()
+        sim_log.close()
     return 0
 
 

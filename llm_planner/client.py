@@ -78,8 +78,32 @@ class _Follower:
                 self.cond.wait(min(remaining, 0.5))
 
 
+def task_problem(task):
+    """
+    Return why ``task`` cannot be sent as it is, or ''.
+
+    A NUL would cut the task where it stands (ROS strings end there) and
+    undecodable bytes (a non-UTF-8 argument) cannot be sent at all.
+    """
+    if '\0' in task:
+        return (f'the task holds a NUL character (position {task.index(chr(0))}); '
+                f'ROS would cut the task there')
+    for i, c in enumerate(task):
+        if 0xDC80 <= ord(c) <= 0xDCFF:  # a byte the locale could not decode
+            return f'the task is not UTF-8 text (byte 0x{ord(c) - 0xDC00:02X} at position {i})'
+    try:
+        task.encode('utf-8')
+    except UnicodeEncodeError as e:
+        return f'the task is not valid text: {e.reason} at position {e.start}'
+    return ''
+
+
 def run(args):
     """Run ``llm-planner call``; return the exit status."""
+    problem = task_problem(args.task)
+    if problem:
+        print(f'error: INVALID_TASK: {problem}')
+        return 1
     import rclpy
     from rclpy.executors import MultiThreadedExecutor
 

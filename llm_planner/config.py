@@ -30,12 +30,23 @@ against the current working directory.
 """
 
 from dataclasses import asdict, dataclass, field, replace
+import math
 import os
 
 import yaml
 
 BACKENDS = ('llama', 'http')
 MIN_N_CTX = 256
+# Upper bounds: a value past them is refused when set, not at the next configure
+# (where n_threads 100000 or n_ctx 2**40 would crash or exhaust memory).
+MAX_N_CTX = 1 << 20
+MAX_THREADS = 512
+MAX_GPU_LAYERS = 10000
+MAX_DECODE_BATCH = 512
+MAX_EXAMPLES = 64
+MAX_STEPS = 256
+MAX_TASK_CHARS = 20000
+MAX_TIMEOUT = 3600.0
 
 
 @dataclass(frozen=True)
@@ -55,8 +66,8 @@ FIELDS = (
           '(an OpenAI-compatible server)'),
     Field('model_path', str, 'models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf',
           'GGUF model file (backend llama); relative to the working directory'),
-    Field('n_ctx', int, 7168, 'Context window, tokens'),
-    Field('n_threads', int, 0, 'CPU threads for inference; 0 = all cores'),
+    Field('n_ctx', int, 7168, 'Context window, tokens, 256 to 1048576'),
+    Field('n_threads', int, 0, 'CPU threads for inference, 0 (all cores) to 512'),
     Field('n_gpu_layers', int, 0, 'Layers offloaded to the GPU: 0 on a CPU, -1 = all'),
     Field('cpu_repack', bool, False,
           "Backend llama: llama.cpp's repacked weight layout for its AVX2/NEON CPU "
@@ -89,9 +100,11 @@ FIELDS = (
           'Backend llama: most MiB the KV state files may take in kv_cache_dir; the least '
           'recently used go first'),
     Field('max_steps', int, 16, 'Longest plan accepted, in steps'),
-    Field('max_task_chars', int, 500, 'Longest task accepted, in characters'),
-    Field('max_tokens', int, 256, 'Most tokens the model may generate for one plan'),
-    Field('planning_timeout', float, 20.0, 'Deadline for planning one task, seconds'),
+    Field('max_task_chars', int, 500, 'Longest task accepted, in characters, 1 to 20000'),
+    Field('max_tokens', int, 256,
+          'Most tokens the model may generate for one plan, 1 to n_ctx'),
+    Field('planning_timeout', float, 20.0,
+          'Deadline for planning one task, seconds (0-3600]'),
     Field('strict_places', bool, False,
           'true: place names limited to the map by the grammar; false: any name is '
           'admitted and an unknown one is refused with UNKNOWN_LOCATION'),
@@ -242,32 +255,44 @@ class PlannerConfig:
             raise ValueError('model_path is empty (backend llama needs a GGUF file)')
         if self.backend == 'http' and not self.http_url.strip():
             raise ValueError('http_url is empty (backend http needs a server URL)')
-        if self.n_ctx < MIN_N_CTX:
-            raise ValueError(f'n_ctx must be at least {MIN_N_CTX}, got {self.n_ctx}')
-        if self.decode_batch < 0:
-            raise ValueError(f'decode_batch must be >= 0 (0 = measured), '
-                             f'got {self.decode_batch}')
-        if self.n_threads < 0:
-            raise ValueError(f'n_threads must be >= 0 (0 = all cores), got {self.n_threads}')
-        if self.n_gpu_layers < -1:
-            raise ValueError(f'n_gpu_layers must be >= -1 (-1 = all), got {self.n_gpu_layers}')
+        if not MIN_N_CTX <= self.n_ctx <= MAX_N_CTX:
+            raise ValueError(f'n_ctx must be from {MIN_N_CTX} to {MAX_N_CTX}, got {self.n_ctx}')
+        if not 0 <= self.decode_batch <= MAX_DECODE_BATCH:
+            raise ValueError(f'decode_batch must be from 0 (0 = measured) to '
+                             f'{MAX_DECODE_BATCH}, got {self.decode_batch}')
+        if not 0 <= self.n_threads <= MAX_THREADS:
+            raise ValueError(f'n_threads must be from 0 (0 = all cores) to {MAX_THREADS}, '
+                             f'got {self.n_threads}')
+        if not -1 <= self.n_gpu_layers <= MAX_GPU_LAYERS:
+            raise ValueError(f'n_gpu_layers must be from -1 (-1 = all) to {MAX_GPU_LAYERS}, '
+                             f'got {self.n_gpu_layers}')
         for name in ('http_connect_timeout', 'http_read_timeout', 'planning_timeout'):
-            if not getattr(self, name) > 0:
-                raise ValueError(f'{name} must be a positive number of seconds, '
-                                 f'got {getattr(self, name)}')
-        if self.num_examples < 0:
-            raise ValueError(f'num_examples must be >= 0, got {self.num_examples}')
+            value = getattr(self, name)
+            if not (math.isfinite(value) and 0 < value <= MAX_TIMEOUT):
+                raise ValueError(f'{name} must be in (0, {MAX_TIMEOUT:g}] seconds, '
+                                 f'got {value}')
+        if not 0 <= self.num_examples <= MAX_EXAMPLES:
+            raise ValueError(f'num_examples must be from 0 to {MAX_EXAMPLES}, '
+                             f'got {self.num_examples}')
+        for name, high in (('max_steps', MAX_STEPS), ('max_task_chars', MAX_TASK_CHARS),
+                           ('max_tokens', self.n_ctx)):
+            if not 1 <= getattr(self, name) <= high:
+                raise ValueError(f'{name} must be from 1 to {high}'
+                                 + (' (n_ctx)' if name == 'max_tokens' else '')
+                                 + f', got {getattr(self, name)}')
         if self.kv_cache_max_mb < 1:
             raise ValueError(f'kv_cache_max_mb must be at least 1 (kv_cache_dir "" turns the '
                              f'files off), got {self.kv_cache_max_mb}')
         if '\0' in self.kv_cache_dir:
             raise ValueError('kv_cache_dir holds a NUL character')
-        for name in ('max_steps', 'max_task_chars', 'max_tokens'):
-            if getattr(self, name) < 1:
-                raise ValueError(f'{name} must be at least 1, got {getattr(self, name)}')
         for name in _PATH_KEYS:
             if not getattr(self, name).strip():
                 raise ValueError(f'{name} is empty')
+        if self.backend == 'http':
+            scheme = self.http_url.strip().split('://', 1)[0].lower()
+            if scheme not in ('http', 'https') or '://' not in self.http_url:
+                raise ValueError(f'http_url must be an http:// or https:// URL, '
+                                 f'got {self.http_url!r}')
         return self
 
     def replace(self, **changes):

@@ -34,6 +34,7 @@ class ErrorCode:
     STEP_FAILED = 'STEP_FAILED'
     OBJECT_NOT_FOUND = 'OBJECT_NOT_FOUND'
     POSE_UNAVAILABLE = 'POSE_UNAVAILABLE'
+    SHUTDOWN = 'SHUTDOWN'  # the node stopped (SIGINT, SIGTERM) before the task ended
     INTERNAL_ERROR = 'INTERNAL_ERROR'
 
 

@@ -31,7 +31,7 @@ Runners are chosen by the skill's ``run.kind`` (``config/skills.yaml``):
 Cancellation: a :class:`CancelToken` is checked before every step and passed
 to the running runner (``call.cancel``), which must stop its work and raise
 ``PlannerError(CANCELED)`` when it is set. Once set, no further step starts.
-The token's ``reason`` (``CANCELED`` or ``PREEMPTED``) is the result's code.
+The token's ``reason`` (``CANCELED``, ``PREEMPTED`` or ``SHUTDOWN``) is the result's code.
 """
 
 from dataclasses import dataclass, field
@@ -209,6 +209,12 @@ class LatestPose:
             return None, None
         return pose, max(0.0, self._now() - stamp)
 
+    def get_stamped(self):
+        """Return ``(pose, stamp, now)``: the stamp as given (0.0: unset), now on its clock."""
+        with self._lock:
+            pose, stamp = self._pose, self._stamp
+        return pose, stamp, self._now()
+
 
 def _value(setting):
     return setting() if callable(setting) else setting
@@ -234,29 +240,54 @@ class MapRunner:
         return Pose.from_place(place)
 
 
+# A pose stamped up to this far ahead of the node's clock is taken as now
+# (clocks of two machines differ a little); further ahead it is refused.
+POSE_FUTURE_TOLERANCE = 0.5
+
+
 class PoseTopicRunner:
     """
-    ``run: {kind: pose_topic}``: the robot's latest pose, if fresh enough.
+    ``run: {kind: pose_topic}``: the robot's latest pose, if it can be trusted.
 
-    ``max_age`` (seconds, or a callable returning it; <= 0: no limit) bounds
-    the pose's age; no pose or a stale one fails with POSE_UNAVAILABLE.
+    POSE_UNAVAILABLE, before anything moves, when there is no pose yet, or its
+    values are not finite, or it is in another frame than ``frame`` (a string
+    or a callable; '' = any), or its stamp is zero or more than
+    POSE_FUTURE_TOLERANCE s in the future, or it is older than ``max_age``
+    (seconds, or a callable returning it; <= 0: no limit). Transforming a pose
+    into the expected frame is not done.
     """
 
-    def __init__(self, latest, max_age, topic='amcl_pose'):
+    def __init__(self, latest, max_age, topic='amcl_pose', frame=''):
         self._latest = latest
         self._max_age = max_age
         self._topic = topic
+        self._frame = frame
+        self.hint = ''  # appended to "no pose yet" (e.g. an incompatible QoS was seen)
+
+    def _refuse(self, text):
+        return PlannerError(ErrorCode.POSE_UNAVAILABLE,
+                            f'the robot pose on {_value(self._topic)} {text}')
 
     def __call__(self, call):
-        pose, age = self._latest.get()
+        pose, stamp, now = self._latest.get_stamped()
         if pose is None:
             raise PlannerError(ErrorCode.POSE_UNAVAILABLE,
-                               f'no robot pose received on {_value(self._topic)} yet')
+                               f'no robot pose received on {_value(self._topic)} yet'
+                               + (f' ({self.hint})' if self.hint else ''))
+        if not all(math.isfinite(v) for v in (pose.x, pose.y, pose.yaw)):
+            raise self._refuse(f'is not finite (x {pose.x}, y {pose.y}, yaw {pose.yaw})')
+        frame = _value(self._frame)
+        if frame and pose.frame != frame:
+            raise self._refuse(f'is in frame {pose.frame!r}, not {frame!r} (pose_frame); '
+                               f'poses are not transformed')
+        if not stamp:
+            raise self._refuse('has a zero time stamp (unset)')
+        if stamp - now > POSE_FUTURE_TOLERANCE:
+            raise self._refuse(f'is stamped {stamp - now:.1f} s in the future')
+        age = max(0.0, now - stamp)
         max_age = float(_value(self._max_age))
         if max_age > 0 and age > max_age:
-            raise PlannerError(ErrorCode.POSE_UNAVAILABLE,
-                               f'the latest robot pose on {_value(self._topic)} is {age:.1f} s '
-                               f'old (limit pose_max_age={max_age:g} s)')
+            raise self._refuse(f'is {age:.1f} s old (limit pose_max_age={max_age:g} s)')
         return pose
 
 
@@ -317,7 +348,8 @@ class PlanExecutor:
     def _cancel_result(cancel, index, steps, done, values, during=False):
         code = cancel.reason or ErrorCode.CANCELED
         what = 'during' if during else 'before'
-        word = 'preempted by a new task' if code == ErrorCode.PREEMPTED else 'canceled'
+        word = {ErrorCode.PREEMPTED: 'preempted by a new task',
+                ErrorCode.SHUTDOWN: 'stopped: the node is shutting down'}.get(code, 'canceled')
         return ExecutionResult(
             False, code, f'{word} {what} step {index + 1} ({steps[index].text()})',
             index, done, values)
@@ -360,7 +392,8 @@ class PlanExecutor:
                     result = await result
                 _check_returned(skill, result)
             except PlannerError as e:
-                if e.code in (ErrorCode.CANCELED, ErrorCode.PREEMPTED) and cancel.is_set():
+                if e.code in (ErrorCode.CANCELED, ErrorCode.PREEMPTED, ErrorCode.SHUTDOWN) \
+                        and cancel.is_set():
                     self._report(index, count, text, CANCELED)
                     return self._cancel_result(cancel, index, steps, done, values, during=True)
                 self._report(index, count, text, FAILED)

@@ -62,7 +62,6 @@ from llm_planner.errors import ErrorCode, PlannerError
 from llm_planner.execution import KIND_ACTION, Pose
 from rclpy.action import ActionClient
 from rclpy.qos import QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
-from rclpy.qos_overriding_options import QoSOverridingOptions, QoSPolicyKind
 from rclpy.task import Future
 
 DONE = 'done'
@@ -599,11 +598,15 @@ class ActionRunner:
                 raise self._fail(ErrorCode.SERVER_UNAVAILABLE, call, binding,
                                  f'action server not available after {server_timeout:g} s')
 
-        # 2. Send the goal.
+        # 2. Send the goal. A live server answers at once (accepted or not): no
+        # answer within server_timeout means it is gone, even if the graph
+        # still lists it (a dead process stays listed until its DDS lease ends).
+        server_timeout = float(self._server_timeout() if callable(self._server_timeout)
+                               else self._server_timeout)
         goal = binding.make_goal(call.args, self._node.get_clock().now().to_msg(),
                                  getattr(call, 'sources', None))
         send_future = client.send_goal_async(goal, feedback_callback=self._feedback_for(call))
-        outcome = await self._waits.wait([send_future], remaining(), cancel)
+        outcome = await self._waits.wait([send_future], min(server_timeout, remaining()), cancel)
         if outcome != DONE:
             # No goal handle yet: give the answer a moment, then cancel the goal if accepted.
             await self._waits.wait([send_future], self._cancel_wait)
@@ -612,6 +615,10 @@ class ActionRunner:
                 await self._cancel_goal(send_future.result(), None, binding)
             if outcome == CANCELED:
                 raise PlannerError(ErrorCode.CANCELED, 'canceled while the goal was being sent')
+            if remaining() > 0:
+                raise self._fail(ErrorCode.SERVER_UNAVAILABLE, call, binding,
+                                 f'no answer to the goal request within {server_timeout:g} s '
+                                 f'(server_timeout): the server is not responding')
             raise self._fail(ErrorCode.TIMEOUT, call, binding,
                              f'no answer to the goal within the step timeout {call.timeout:g} s')
         handle = send_future.result()
@@ -699,26 +706,46 @@ POSE_QOS = QoSProfile(
     durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
 
 
-def subscribe_pose(node, topic, latest, callback_group=None):
+def pose_qos(reliability=QoSReliabilityPolicy.RELIABLE,
+             durability=QoSDurabilityPolicy.TRANSIENT_LOCAL):
+    """Return the pose subscription's QoS (depth 1), AMCL's by default."""
+    return QoSProfile(history=QoSHistoryPolicy.KEEP_LAST, depth=1,
+                      reliability=reliability, durability=durability)
+
+
+def subscribe_pose(node, topic, latest, callback_group=None, qos=POSE_QOS,
+                   on_incompatible=None):
     """
     Subscribe ``latest`` (an execution.LatestPose) to a PoseWithCovarianceStamped topic.
 
-    The QoS matches Nav2's AMCL (reliable, transient local: the latched pose
-    arrives at start-up); for a volatile or best-effort publisher override it
-    with the node parameters ``qos_overrides./TOPIC.subscription.durability``
-    / ``.reliability`` (an incompatible publisher is reported in the log).
+    ``qos`` matches Nav2's AMCL by default (reliable, transient local: the
+    latched pose arrives at start-up); a best-effort or volatile publisher
+    needs a best-effort or volatile subscription (the node's ``pose_qos_*``
+    parameters). ``on_incompatible(text)`` is called when a publisher with an
+    incompatible QoS is found. A pose stamped zero is stored with stamp 0.0
+    (the runner refuses it), not as "now".
     """
     def on_pose(msg):
         try:
-            latest.update(msg_to_pose(msg), stamp_seconds(msg.header.stamp))
+            stamp = stamp_seconds(msg.header.stamp)
+            latest.update(msg_to_pose(msg), 0.0 if stamp is None else stamp)
         except Exception as e:  # noqa: BLE001 - a bad message must not kill the node
             node.get_logger().warning(f'ignoring a pose on {topic}: {e!r}',
                                       throttle_duration_sec=10.0)
-    overrides = QoSOverridingOptions([QoSPolicyKind.RELIABILITY, QoSPolicyKind.DURABILITY,
-                                      QoSPolicyKind.DEPTH])
-    return node.create_subscription(PoseWithCovarianceStamped, topic, on_pose, POSE_QOS,
-                                    callback_group=callback_group,
-                                    qos_overriding_options=overrides)
+    kwargs = {}
+    if on_incompatible is not None:
+        try:
+            from rclpy.event_handler import SubscriptionEventCallbacks
+        except ImportError:  # Humble
+            from rclpy.qos_event import SubscriptionEventCallbacks
+
+        def incompatible(event):
+            on_incompatible(f'a publisher of {topic} has an incompatible QoS '
+                            f'(total {event.total_count}, last policy id '
+                            f'{event.last_policy_kind})')
+        kwargs['event_callbacks'] = SubscriptionEventCallbacks(incompatible_qos=incompatible)
+    return node.create_subscription(PoseWithCovarianceStamped, topic, on_pose, qos,
+                                    callback_group=callback_group, **kwargs)
 
 
 def ros_clock_seconds(node):

@@ -148,3 +148,16 @@ def test_replace_checks_and_to_dict():
     assert set(config.to_dict()) == set(FIELD_NAMES)
     with pytest.raises(ValueError):
         PlannerConfig().replace(max_steps=0)
+
+
+def test_values_out_of_bounds_are_refused():
+    import math
+    for name, value in (('n_ctx', 2 ** 40), ('n_threads', 100000), ('max_task_chars', 10 ** 9),
+                        ('planning_timeout', math.inf), ('http_read_timeout', math.nan),
+                        ('max_tokens', 10 ** 7), ('decode_batch', 10 ** 6),
+                        ('num_examples', 1000), ('max_steps', 10 ** 6),
+                        ('n_gpu_layers', 10 ** 9)):
+        with pytest.raises(ValueError) as error:
+            PlannerConfig.from_dict({name: value})
+        assert name in str(error.value)
+    assert PlannerConfig.from_dict({'n_ctx': 1 << 20, 'n_threads': 512}).n_threads == 512

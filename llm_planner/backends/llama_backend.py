@@ -130,6 +130,7 @@ class LlamaBackend(Backend):
         self.fast_decode = fast_decode
         self.max_batch = max_batch
         self.cpu_repack = cpu_repack
+        self.repack_note = ''  # what the repack probe found (see repack_probe)
         self.max_segments = max(0, int(max_segments))
         self._segments = None  # SegmentCache, made by warm()
         self.state_cache = state_cache
@@ -164,6 +165,15 @@ class LlamaBackend(Backend):
             fields = {} if self.cpu_repack else {'use_extra_bufts': False}
             if 'use_extra_bufts' not in dict(llama_cpp.llama_model_params._fields_):
                 fields = {}
+            elif self.cpu_repack and self.n_gpu_layers != -1:
+                # Repacking crashed (SIGSEGV) on AMX CPUs: try it in a child first.
+                from llm_planner.backends.repack_probe import probe
+                ok, text = probe(self.model_path, self.n_threads)
+                self.repack_note = f'cpu_repack: {text}' + (
+                    '' if ok else '; loading the plain weight layout instead')
+                if not ok:  # the node logs the note as a warning
+                    self.cpu_repack = False
+                    fields = {'use_extra_bufts': False}
             context = {}
             if 'kv_unified' not in dict(llama_cpp.llama_context_params._fields_):
                 self.max_segments = 0  # no shared KV cache across sequences: no caching
@@ -377,6 +387,7 @@ class LlamaBackend(Backend):
             'seed': self.seed,
             'load_seconds': self.load_seconds,
             'cpu_repack': self.cpu_repack,
+            'repack_note': self.repack_note,
             'decode_batch': self.max_batch or 0,
             'cached_segments': len(self._segments.segments) if self._segments else 0,
             'kv_cache': self.state_cache_result,
