@@ -16,16 +16,15 @@ The action line: what a task asks for, checked against what the skills can do.
 
 Before its program the model writes one line, under a grammar::
 
-    DO: go kitchen, find banana, take banana, come back
+    DO: go, find, take, come back
 
-the task's actions in order, each an English verb and what it applies to
-(a place, an object). The catalog's skills name
+the task's actions in order, each an English verb. The catalog's skills name
 the verbs they do (``verbs:`` in ``config/skills.yaml``), and so does the
 round trip (``round_trip.verbs``: "come back", for a return or a delivery to
 the user). The decision is then plain Python, not the model's:
 
 * an action no skill's verbs name refuses the task (UNSUPPORTED_TASK, the
-  message naming it: "no skill can 'water plants'");
+  message naming it: "no skill can 'water'");
 * the plan stores its start and goes back there only when an action is the
   round trip's.
 
@@ -43,16 +42,14 @@ from llm_planner.grammar import gbnf_literal
 
 PREFIX = 'DO: '
 SEPARATOR = ', '
-MAX_ACTIONS = 10
-MAX_WORDS = 5
+MAX_ACTIONS = 8
+MAX_WORDS = 3
 # Words that may follow a known verb without changing what it is: "go back",
 # "look around", "pick it up". A verb not known alone stays unknown with them
 # ("turn on", "put down").
 PARTICLES = frozenset('back up around over here there again along away it them me to for '
                       'in into inside'.split())
 _ITEM_RE = re.compile(r'^[a-z]+(?: [a-z]+)*$')
-# Longest verb, in words ("get hold of").
-MAX_VERB_WORDS = 3
 
 
 def actions_gbnf(max_actions=MAX_ACTIONS):
@@ -94,44 +91,24 @@ def _stem(word):
     return forms
 
 
-def _known(words, verbs):
-    """Return the meaning of ``words`` as a known verb (its last word in any form), or None."""
-    head, last = words[:-1], words[-1]
-    for form in _stem(last):
-        found = verbs.get(' '.join(head + [form]))
-        if found:
-            return found
-    return None
-
-
 def meaning(action, verbs):
     """
     Return what ``action`` stands for: a set of skill names ('' = the round trip).
 
-    ``verbs`` is :attr:`SkillCatalog.verbs`. The action is a verb, then what
-    it applies to. A known verb whole, or followed by particles only ("come
-    back here"), means what the verb means; else the longest known verb its
-    first words make, the rest being its object ("go kitchen", "give me
-    lighter"), where a verb that is both a skill's and the round trip's
-    ("return kitchen") means the skill's: it has a place. A verb's -s/-ing/-ed
-    forms match it. None when no skill does it.
+    ``verbs`` is :attr:`SkillCatalog.verbs`. The action matches a known verb
+    whole, or its first words do and the rest are particles ("go back there");
+    a verb's -s/-ing/-ed forms match it. None when no skill does it.
     """
     words = action.split()
-    if not words:
-        return None
-    end = len(words)
-    while True:  # the whole action, then without its trailing particles
-        found = _known(words[:end], verbs)
-        if found:  # nothing it applies to: the round trip if it may be that
-            return {''} if '' in found else set(found)
-        if end == 1 or words[end - 1] not in PARTICLES:
-            break
-        end -= 1
-    for n in range(min(end - 1, MAX_VERB_WORDS), 0, -1):
-        found = _known(words[:n], verbs)
-        if found:
-            skills = {name for name in found if name}
-            return skills or set(found)
+    for n in range(len(words), 0, -1):
+        rest = words[n:]
+        if any(w not in PARTICLES for w in rest):
+            continue
+        head, last = words[:n - 1], words[n - 1]
+        for form in _stem(last):
+            found = verbs.get(' '.join(head + [form]))
+            if found:
+                return set(found)
     return None
 
 
@@ -161,33 +138,19 @@ def refusal_message(unsupported, catalog):
             f'{", ".join(catalog.main_verbs)}')
 
 
-def _words(text):
-    """Return a literal as action-line words: lower case letters, e.g. living room."""
-    return ' '.join(re.findall(r'[a-z]+', text.lower().replace('_', ' ')))
-
-
 def derive_actions(steps, catalog, round_trip=False):
     """
     Return the action list of a program, for the examples' action lines.
 
-    Each call of a skill that has verbs gives its first verb and what it
-    applies to: its text arguments, or the text the call that stored its
-    variable argument was given (``GO(to:$kitchen)`` -> ``go kitchen``);
-    lookups give none. A round trip (its first and last lines left out of
-    ``steps``) adds the round trip's verb, last.
+    Each call of a skill that has verbs gives its first verb (lookups give
+    none); a round trip's first and last lines give the round trip's verb,
+    last.
     """
-    texts, out = {}, []
+    out = []
     for step in steps:
-        words = []
-        for _, value in step.args:
-            words.append(texts.get(value, '') if value.startswith('$') else _words(value))
-        words = ' '.join(w for w in words if w).split()
-        if step.store_result:
-            texts[step.store_result] = ' '.join(words)
         skill = catalog.get(step.function)
         if skill is not None and skill.verbs:
-            room = MAX_WORDS - len(skill.verbs[0].split())
-            out.append(' '.join([skill.verbs[0]] + words[:room]))
+            out.append(skill.verbs[0])
     if round_trip and catalog.round_trip is not None:
         out.append(catalog.round_trip.verbs[0])
     return out

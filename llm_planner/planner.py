@@ -417,11 +417,30 @@ class Planner:
         state['raw'] = raw
         return self._checked(collapse_repeats(parse_program(raw)), prompt, state, deadline)
 
+    def _unfinished(self, steps):
+        """
+        Return True when the last step stores what no step uses, from a lookup.
+
+        A lookup is a skill that returns something and does no action of its
+        own (no ``verbs`` in the catalog); only with the action line, whose
+        catalog names verbs.
+        """
+        if self.actions_grammar is None or not steps or len(steps) >= self.config.max_steps:
+            return False
+        last = steps[-1]
+        skill = self.catalog.get(last.function)
+        return bool(last.store_result and skill is not None and not skill.verbs)
+
     def _checked(self, steps, prompt, state, deadline):
         """Validate; repair a line that uses an unassigned variable, line by line."""
         config = self.config
         catalog, semantic_map = self.catalog, self.semantic_map
         index, error = _first_invalid(steps, catalog, semantic_map, config.max_steps)
+        if error is None and self._unfinished(steps):
+            # A plan that ends looking up a place it never goes to stopped
+            # early: go on from there, as a repair does.
+            index, error = len(steps), PlannerError(
+                ErrorCode.INVALID_PLAN, 'the plan ends with a lookup whose result nothing uses')
         if error is None:
             return steps
         if error.code != ErrorCode.INVALID_PLAN:

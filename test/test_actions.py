@@ -40,10 +40,7 @@ def test_parse_and_format():
     ('pick up', {'GRAB'}), ('pick it up', {'GRAB'}), ('fetch', {'GRAB'}),
     ('come back', {''}), ('come back here', {''}), ('return', {''}),
     ('make', None), ('turn on', None), ('put down', None), ('switch off', None),
-    ('water', None), ('return', {''}), ('return office', {'GO'}), ('go kitchen', {'GO'}),
-    ('go living room', {'GO'}), ('find remote control', {'SEARCH'}),
-    ('give me lighter', {''}), ('give keys guest', None), ('water plants', None),
-    ('turn on tv', None), ('make coffee', None), ('follow me', None),
+    ('water', None), ('take off shoes', None),
 ])
 def test_meaning(catalog, action, means):
     assert meaning(action, catalog.verbs) == means
@@ -59,22 +56,19 @@ def test_check_actions(catalog):
 
 
 def test_derive_actions(catalog):
-    program = parse_program('$k = GET_LOCATION(location_name:"living_room")\nGO(to:$k)\n'
-                            '$b = SEARCH(object_name:"Remote control")\nGRAB(where:$b)')
-    assert derive_actions(program, catalog) == ['go living room', 'find remote control',
-                                                'take remote control']
-    assert derive_actions(program[2:], catalog, round_trip=True) == [
-        'find remote control', 'take remote control', 'come back']
+    program = parse_program('$k = GET_LOCATION(location_name:"kitchen")\nGO(to:$k)\n'
+                            '$b = SEARCH(object_name:"banana")\nGRAB(where:$b)')
+    assert derive_actions(program, catalog) == ['go', 'find', 'take']
+    assert derive_actions(program[2:], catalog, round_trip=True) == ['find', 'take',
+                                                                     'come back']
 
 
 def test_grammar_admits_action_lines_only():
     matcher = GrammarMatcher(actions_gbnf())
-    for text in ('DO: go\n', 'DO: go kitchen, find banana, take banana, come back\n',
-                 'DO: turn on the tv\n', 'DO: ' + ', '.join(['go'] * 10) + '\n'):
+    for text in ('DO: go\n', 'DO: go, find, take, come back\n', 'DO: turn on\n'):
         assert matcher.fullmatch(text), text
     for text in ('DO: go', 'DO: Go\n', 'DO: go,find\n', 'DO: \n', 'DO: go, 42\n',
-                 'GO(to:$x)\n', 'DO: ' + ', '.join(['go'] * 11) + '\n',
-                 'DO: go to the big red kitchen\n'):
+                 'GO(to:$x)\n', 'DO: ' + ', '.join(['go'] * 9) + '\n'):
         assert not matcher.fullmatch(text), text
 
 

@@ -214,6 +214,21 @@ def test_unknown_place_is_unknown_location_from_the_plan():
     assert len(backend.requests) == 2
 
 
+def test_a_plan_ending_with_an_unused_lookup_goes_on():
+    planner, backend = scripted_planner([
+        'DO: go, go\n',
+        '$kitchen = GET_LOCATION(location_name:"kitchen")\nGO(to:$kitchen)\n'
+        '$office = GET_LOCATION(location_name:"office")',
+        'GO(to:$office)'])
+    result = planner.plan('Go to the kitchen, then the office')
+    assert result.program.endswith('$office = GET_LOCATION(location_name:"office")\n'
+                                   'GO(to:$office)')
+    assert result.details['repairs'] == 1
+    prompt, grammar, _ = backend.requests[2]
+    assert prompt.endswith('DO: go, go\n$kitchen = GET_LOCATION(location_name:"kitchen")\n'
+                           'GO(to:$kitchen)\n$office = GET_LOCATION(location_name:"office")\n')
+
+
 def test_a_repeated_block_is_collapsed():
     planner, _ = scripted_planner([
         'DO: find, take, find, take\n',

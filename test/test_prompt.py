@@ -195,9 +195,9 @@ def test_a_template_that_is_not_prefix_stable_falls_back_to_chatml(catalog, sema
 def test_answer_format(catalog):
     fmt = AnswerFormat(catalog)
     trip = '$start = GET_CURRENT_LOCATION()\n$x = SEARCH(object_name:"x")\nGO(to:$start)'
-    assert fmt.render(Example('t', trip)) == 'DO: find x, come back\n' + trip
+    assert fmt.render(Example('t', trip)) == 'DO: find, come back\n' + trip
     assert fmt.render(Example('t', '$x = SEARCH(object_name:"x")\nGRAB(where:$x)')) == (
-        'DO: find x, take x\n$x = SEARCH(object_name:"x")\nGRAB(where:$x)')
+        'DO: find, take\n$x = SEARCH(object_name:"x")\nGRAB(where:$x)')
     assert fmt.render(Example('t', 'ERROR', actions=('go', 'water'))) == 'DO: go, water'
     assert fmt.render(Example('t', 'GO(to:$a)', actions=('walk',))) == 'DO: walk\nGO(to:$a)'
     assert fmt.split('DO: go\nGO(to:$a)') == (['go'], 'GO(to:$a)')
