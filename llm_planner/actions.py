@@ -37,6 +37,7 @@ explicit ``do:`` only for tasks it refuses.
 """
 
 import re
+import unicodedata
 
 from llm_planner.grammar import gbnf_literal
 
@@ -131,6 +132,34 @@ def check_actions(actions, catalog):
     return unsupported, round_trip
 
 
+def task_words(task):
+    """Return a task's words as round_trip's rules see them: ' words ' folded, padded."""
+    text = unicodedata.normalize('NFKD', task.lower())
+    text = ''.join(c for c in text if not unicodedata.combining(c))
+    return ' ' + ' '.join(re.findall(r'[a-z]+', text)) + ' '
+
+
+def decide_round_trip(task, line_says, trip):
+    """
+    Return (round trip?, why) from the action line's answer and the task's words.
+
+    ``trip`` is the catalog's round trip. A phrase of ``asked_by`` in the
+    task makes it a round trip; no word of ``needs_one_of`` in the task
+    (when the list is given) makes it none; otherwise the action line
+    decides.
+    """
+    if trip is None:
+        return False, ''
+    words = task_words(task)
+    for phrase in trip.asked_by:
+        if f' {phrase} ' in words:
+            return True, f'the task says {phrase!r}'
+    if line_says and trip.needs_one_of and not any(f' {w} ' in words
+                                                   for w in trip.needs_one_of):
+        return False, 'no word of the task asks to come back'
+    return line_says, ''
+
+
 def refusal_message(unsupported, catalog):
     """Return the UNSUPPORTED_TASK message naming what no skill can do."""
     named = ', '.join(repr(a) for a in unsupported)
@@ -156,5 +185,5 @@ def derive_actions(steps, catalog, round_trip=False):
     return out
 
 
-__all__ = ['PREFIX', 'actions_gbnf', 'check_actions', 'derive_actions', 'format_actions',
-           'meaning', 'parse_actions', 'refusal_message']
+__all__ = ['PREFIX', 'actions_gbnf', 'check_actions', 'decide_round_trip', 'derive_actions',
+           'format_actions', 'meaning', 'parse_actions', 'refusal_message', 'task_words']

@@ -35,6 +35,8 @@ VALUES_LOCATIONS = 'locations'
 SKILL_NAME_RE = re.compile(r'^[A-Z][A-Z0-9_]{0,39}$')
 # An action word of a skill (``verbs:``): one to three lower-case English words.
 VERB_RE = re.compile(r'^[a-z]+(?: [a-z]+){0,2}$')
+# Words of a task, as round_trip's rules name them: lower-case words.
+PHRASE_RE = re.compile(r'^[a-z]+(?: [a-z]+)*$')
 ARG_NAME_RE = re.compile(r'^[a-z][a-z0-9_]{0,39}$')
 RESERVED = frozenset({'ERROR'})
 
@@ -87,6 +89,8 @@ class RoundTrip:
     first: str
     last: str
     usage: tuple = ()
+    asked_by: tuple = ()  # phrases of a task that ask for a round trip
+    needs_one_of: tuple = ()  # words without which a task does not come back
 
 
 def _strings(value, where, key, pattern=None):
@@ -100,7 +104,8 @@ def _strings(value, where, key, pattern=None):
         out = tuple(v.lower() for v in out)
         bad = [v for v in out if not pattern.match(v)]
         if bad:
-            raise CatalogError(f'{where}: {key} {bad[0]!r} must be one to three English words')
+            what = 'one to three English words' if pattern is VERB_RE else 'lower-case words'
+            raise CatalogError(f'{where}: {key} {bad[0]!r} must be {what}')
     return out
 
 
@@ -116,7 +121,10 @@ def _parse_round_trip(entry):
     if not isinstance(first, str) or not isinstance(last, str) or not first or not last:
         raise CatalogError('round_trip: first and last must be program lines')
     return RoundTrip(verbs, first.strip(), last.strip(),
-                     _strings(entry.get('usage'), 'round_trip', 'usage'))
+                     _strings(entry.get('usage'), 'round_trip', 'usage'),
+                     _strings(entry.get('asked_by'), 'round_trip', 'asked_by', PHRASE_RE),
+                     _strings(entry.get('needs_one_of'), 'round_trip', 'needs_one_of',
+                              PHRASE_RE))
 
 
 def _parse_skill(entry, index):

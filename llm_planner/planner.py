@@ -36,7 +36,8 @@ import threading
 import time
 import unicodedata
 
-from llm_planner.actions import actions_gbnf, check_actions, parse_actions, refusal_message
+from llm_planner.actions import (actions_gbnf, check_actions, decide_round_trip, parse_actions,
+                                 refusal_message)
 from llm_planner.catalog import CatalogError, SkillCatalog
 from llm_planner.config import PlannerConfig
 from llm_planner.drafting import plan_guess
@@ -360,7 +361,8 @@ class Planner:
                                        'decode_steps': state.get('decode_steps', 0),
                                        'prompt_tokens_evaluated':
                                            state.get('prompt_tokens_evaluated', 0),
-                                       'actions': state.get('actions', [])})
+                                       'actions': state.get('actions', []),
+                                       'round_trip_rule': state.get('round_trip_rule', '')})
 
     def _complete(self, prompt, grammar, deadline, state):
         budget = self.config.max_tokens - state['tokens']
@@ -409,6 +411,9 @@ class Planner:
         if unsupported or not actions:
             raise PlannerError(ErrorCode.UNSUPPORTED_TASK,
                                refusal_message(unsupported or ['(nothing)'], catalog))
+        round_trip, why = decide_round_trip(task, round_trip, catalog.round_trip)
+        if why:
+            state['round_trip_rule'] = why
         if not head.endswith('\n'):
             head += '\n'
         prompt += head

@@ -14,8 +14,8 @@
 """The action line: parsing, the verbs' meaning, refusal and round trip, its grammar."""
 
 from llm_planner.actions import (
-    actions_gbnf, check_actions, derive_actions, format_actions, meaning, parse_actions,
-    refusal_message)
+    actions_gbnf, check_actions, decide_round_trip, derive_actions, format_actions, meaning,
+    parse_actions, refusal_message)
 from llm_planner.catalog import CatalogError, SkillCatalog
 from llm_planner.errors import ErrorCode, PlannerError
 from llm_planner.gbnf_nfa import GrammarMatcher
@@ -105,3 +105,30 @@ def test_tiny_model_action_line_is_checked_for_real(tiny_models, tiny_config):
             assert '\n' not in error.raw_output
     finally:
         planner.close()
+
+
+@pytest.mark.parametrize('task, line_says, expected', [
+    ('Get hold of my jar in the larder', True, False),  # nothing asks to come back
+    ('Please find my passport', True, False),
+    ('Head to the corridor and get me my shoe', False, True),  # 'get me' asks for it
+    ('Va au salon et reviens', False, True),
+    ('Apporte-moi les lunettes', False, True),
+    ('I need my headphones', True, True),  # the line decides: 'need' may ask
+    ('I need my headphones', False, False),
+    ('Go back to the kitchen', False, False),
+])
+def test_round_trip_rules_over_the_task_words(catalog, task, line_says, expected):
+    assert decide_round_trip(task, line_says, catalog.round_trip)[0] == expected
+
+
+def test_the_planner_follows_the_round_trip_rules():
+    from test_planner import scripted_planner
+    one_way = '$k = GET_LOCATION(location_name:"kitchen")\nGO(to:$k)'
+    planner, backend = scripted_planner(['DO: go, come back\n', one_way])
+    result = planner.plan('Collect my basket in the kitchen')
+    assert backend.requests[1][1] == planner.plan_grammar
+    assert result.details['round_trip_rule'] == 'no word of the task asks to come back'
+    trip = '$start = GET_CURRENT_LOCATION()\n' + one_way + '\nGO(to:$start)'
+    planner, backend = scripted_planner(['DO: go\n', trip])
+    planner.plan('Va à la cuisine et reviens')
+    assert backend.requests[1][1] == planner.round_trip_grammar
