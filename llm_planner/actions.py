@@ -160,6 +160,23 @@ def decide_round_trip(task, line_says, trip):
     return line_says, ''
 
 
+def with_round_trip(actions, round_trip, catalog):
+    """
+    Return ``actions`` made to agree with a round-trip decision the rules took.
+
+    Without a round trip the round trip's verbs go; with one its first verb
+    ends the list if no action is one already.
+    """
+    verbs = catalog.verbs
+    trips = [a for a in actions if '' in (meaning(a, verbs) or ())]
+    if round_trip and not trips and catalog.round_trip is not None:
+        return list(actions) + [catalog.round_trip.verbs[0]]
+    if not round_trip and trips:
+        kept = [a for a in actions if a not in trips]
+        return kept or list(actions)
+    return list(actions)
+
+
 def refusal_message(unsupported, catalog):
     """Return the UNSUPPORTED_TASK message naming what no skill can do."""
     named = ', '.join(repr(a) for a in unsupported)
@@ -186,4 +203,5 @@ def derive_actions(steps, catalog, round_trip=False):
 
 
 __all__ = ['PREFIX', 'actions_gbnf', 'check_actions', 'decide_round_trip', 'derive_actions',
-           'format_actions', 'meaning', 'parse_actions', 'refusal_message', 'task_words']
+           'format_actions', 'meaning', 'parse_actions', 'refusal_message', 'task_words',
+           'with_round_trip']

@@ -36,8 +36,9 @@ import threading
 import time
 import unicodedata
 
-from llm_planner.actions import (actions_gbnf, check_actions, decide_round_trip, parse_actions,
-                                 refusal_message)
+from llm_planner.actions import (actions_gbnf, check_actions, decide_round_trip,
+                                 format_actions, parse_actions, refusal_message,
+                                 with_round_trip)
 from llm_planner.catalog import CatalogError, SkillCatalog
 from llm_planner.config import PlannerConfig
 from llm_planner.drafting import plan_guess
@@ -411,9 +412,15 @@ class Planner:
         if unsupported or not actions:
             raise PlannerError(ErrorCode.UNSUPPORTED_TASK,
                                refusal_message(unsupported or ['(nothing)'], catalog))
-        round_trip, why = decide_round_trip(task, round_trip, catalog.round_trip)
+        decided, why = decide_round_trip(task, round_trip, catalog.round_trip)
         if why:
             state['round_trip_rule'] = why
+        if decided != round_trip:
+            # The program follows the line: make it say what the rules decided.
+            actions = with_round_trip(actions, decided, catalog)
+            state['actions'] = actions
+            head = format_actions(actions)
+            round_trip = decided
         if not head.endswith('\n'):
             head += '\n'
         prompt += head

@@ -128,7 +128,11 @@ def test_the_planner_follows_the_round_trip_rules():
     result = planner.plan('Collect my basket in the kitchen')
     assert backend.requests[1][1] == planner.plan_grammar
     assert result.details['round_trip_rule'] == 'no word of the task asks to come back'
+    # The program is decoded after the line the rules made, not the model's.
+    assert backend.requests[1][0].endswith('assistant\nDO: go\n')
+    assert result.details['actions'] == ['go']
     trip = '$start = GET_CURRENT_LOCATION()\n' + one_way + '\nGO(to:$start)'
     planner, backend = scripted_planner(['DO: go\n', trip])
     planner.plan('Va à la cuisine et reviens')
     assert backend.requests[1][1] == planner.round_trip_grammar
+    assert backend.requests[1][0].endswith('assistant\nDO: go, come back\n')
