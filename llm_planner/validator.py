@@ -93,10 +93,11 @@ def collapse_repeats(steps):
     """
     Return ``steps`` without a block of calls repeated right after itself.
 
-    ``SEARCH x, GRAB x, SEARCH x, GRAB x`` is the same two calls twice in a
-    row: the robot would redo what it just did. The second copy goes; a call
-    repeated after something else happened (back to a place after another)
-    stays.
+    ``SEARCH x, GRAB x, SEARCH x, GRAB x`` is the same two calls on the same
+    variable twice in a row: the robot would redo what it just did. The
+    second copy goes. A block whose calls name no variable (``PATROL()``
+    twice: two rounds) and a call repeated after something else happened
+    (back to a place after another) stay.
     """
     steps = list(steps)
     changed = True
@@ -104,7 +105,9 @@ def collapse_repeats(steps):
         changed = False
         for size in range(1, len(steps) // 2 + 1):
             for i in range(len(steps) - 2 * size + 1):
-                if steps[i:i + size] == steps[i + size:i + 2 * size]:
+                block = steps[i:i + size]
+                on_a_variable = any(is_variable(v) for step in block for _, v in step.args)
+                if on_a_variable and block == steps[i + size:i + 2 * size]:
                     del steps[i + size:i + 2 * size]
                     changed = True
                     break

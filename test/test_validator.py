@@ -183,3 +183,14 @@ def test_empty_plan(catalog, semantic_map):
     with pytest.raises(PlannerError) as info:
         validate([], catalog, semantic_map)
     assert info.value.code == ErrorCode.INVALID_PLAN
+
+
+def test_a_block_repeated_on_the_same_variable_is_collapsed():
+    from llm_planner.validator import collapse_repeats
+    twice = parse_program('$c = SEARCH(object_name:"cup")\nGRAB(where:$c)\n'
+                          '$c = SEARCH(object_name:"cup")\nGRAB(where:$c)\nGRAB(where:$c)')
+    assert [s.text() for s in collapse_repeats(twice)] == [
+        '$c = SEARCH(object_name:"cup")', 'GRAB(where:$c)']
+    # Back to a place after another stays; calls naming no variable are rounds.
+    kept = parse_program('GO(to:$a)\nGO(to:$b)\nGO(to:$a)\nPATROL()\nPATROL()')
+    assert collapse_repeats(kept) == kept
