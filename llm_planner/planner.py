@@ -326,8 +326,8 @@ class Planner:
         """
         Return a PlanResult for ``task``, or raise PlannerError.
 
-        Codes: INVALID_TASK (bad input), UNSUPPORTED_TASK (the model answered
-        ERROR), INVALID_PLAN, UNKNOWN_LOCATION, TIMEOUT, MODEL_UNAVAILABLE. A
+        Codes: INVALID_TASK (bad input), UNSUPPORTED_TASK (an action no skill
+        does, or an injection), INVALID_PLAN, UNKNOWN_LOCATION, TIMEOUT, MODEL_UNAVAILABLE. A
         raised error carries ``raw_output``, ``planning_time`` and
         ``tokens_generated`` attributes when the model was run.
         """
