@@ -182,12 +182,12 @@ def next_grammar(planner, text):
     planner chooses it; None after a refused line or a program. A planner
     without an action line makes one request.
     """
-    from llm_planner.actions import check_actions, parse_actions
     actions_grammar = getattr(planner, 'actions_grammar', None)
     if not text:
         return actions_grammar or planner.grammar
     if actions_grammar is None or text.count('\n') > 1 or not text.endswith('\n'):
         return None
+    from llm_planner.actions import check_actions, parse_actions
     unsupported, round_trip = check_actions(parse_actions(text), planner.catalog)
     if unsupported:
         return None
