@@ -61,7 +61,7 @@ PLAN_RUN = ('ros2 service call /llm_planner/plan llm_planner_interfaces/srv/Plan
             f'"{{task: \'{BANANA}\'}}"')
 SEND_GOAL = ('ros2 action send_goal --feedback /llm_planner/execute_task '
              f'llm_planner_interfaces/action/ExecuteTask "{{task: \'{BANANA}\'}}"')
-ECHO = 'ros2 topic echo --once /llm_planner/status'
+ECHO = 'ros2 topic echo --once /llm_planner/status std_msgs/msg/String'
 LIFECYCLE_GET = 'ros2 lifecycle get /llm_planner'
 LIFECYCLE_SET = 'ros2 lifecycle set /llm_planner {}'
 PARAM_OK = 'ros2 param set /llm_planner busy_policy reject'
