@@ -160,6 +160,29 @@ def decide_round_trip(task, line_says, trip):
     return line_says, ''
 
 
+def said_round_trip(actions, task, catalog):
+    """
+    Return ``actions`` with an unknown action the task says as a round trip made one.
+
+    "Give me a lighter" may come out as ``find, take, give, come back``:
+    "give" alone is no skill's verb, but the task says "give me", which is
+    one of the round trip's verbs that begins with it. Such an action is the
+    round trip's (written as its first verb, once).
+    """
+    trip = catalog.round_trip
+    if trip is None:
+        return list(actions)
+    words, verbs = task_words(task), catalog.verbs
+    out = []
+    for action in actions:
+        if meaning(action, verbs) is None and any(
+                v.startswith(action + ' ') and f' {v} ' in words for v in trip.verbs):
+            action = trip.verbs[0]
+        if action not in out or meaning(action, verbs) != {''}:
+            out.append(action)
+    return out
+
+
 def with_round_trip(actions, round_trip, catalog):
     """
     Return ``actions`` made to agree with a round-trip decision the rules took.
@@ -203,5 +226,5 @@ def derive_actions(steps, catalog, round_trip=False):
 
 
 __all__ = ['PREFIX', 'actions_gbnf', 'check_actions', 'decide_round_trip', 'derive_actions',
-           'format_actions', 'meaning', 'parse_actions', 'refusal_message', 'task_words',
-           'with_round_trip']
+           'format_actions', 'meaning', 'parse_actions', 'refusal_message', 'said_round_trip',
+           'task_words', 'with_round_trip']

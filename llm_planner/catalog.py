@@ -31,6 +31,8 @@ TYPES = (STRING, LOCATION)
 
 # Argument values drawn from the semantic map's place names.
 VALUES_LOCATIONS = 'locations'
+# run.kind of a skill answered from the semantic map, without the robot.
+KIND_MAP = 'map'
 
 SKILL_NAME_RE = re.compile(r'^[A-Z][A-Z0-9_]{0,39}$')
 # An action word of a skill (``verbs:``): one to three lower-case English words.
@@ -66,6 +68,11 @@ class Skill:
     run: dict = field(default_factory=dict, compare=False, hash=False)
     verbs: tuple = ()  # the task actions it does; verbs[0] is the one the model writes
     usage: tuple = ()  # rules shown to the model
+
+    @property
+    def is_map_lookup(self):
+        """Return True for a skill that only reads the semantic map (``run: {kind: map}``)."""
+        return self.run.get('kind') == KIND_MAP
 
     def arg(self, name):
         """Return the argument called ``name``, or None."""

@@ -41,7 +41,8 @@ import math
 import threading
 import time
 
-from llm_planner.catalog import LOCATION, STRING
+# KIND_MAP (catalog.py) is one of the run kinds handled here.
+from llm_planner.catalog import KIND_MAP, LOCATION, STRING  # noqa: F401
 from llm_planner.errors import ErrorCode, PlannerError
 from llm_planner.program import is_variable
 from llm_planner.validator import validate
@@ -53,7 +54,6 @@ FAILED = 'failed'
 CANCELED = 'canceled'
 
 # Run kinds handled here; `action` is bound by the ROS side.
-KIND_MAP = 'map'
 KIND_POSE_TOPIC = 'pose_topic'
 KIND_ACTION = 'action'
 

@@ -60,11 +60,12 @@ def _class_without(chars, left_out):
 
 def var_rule_except(names):
     """
-    Return the ``var`` rule, admitting every variable name but ``names``.
+    Return the ``var`` rule, admitting no variable name that begins with one of ``names``.
 
     ``$start`` is the round trip's: a plan that does not come back may not
     store it (a model that writes ``$start = GET_LOCATION(...)`` there means
-    a round trip it was not asked for).
+    a round trip it was not asked for), nor a name made from it
+    (``$start_location``, ``$start1``: the same intent, spelt around the ban).
     """
     if not names:
         return VAR_RULE
@@ -84,9 +85,6 @@ def var_rule_except(names):
         head = (gbnf_literal(word[:k]) + ' ') if k else ''
         alternatives.append(f'{head}{_class_without(chars, c)} [a-z0-9_]{{0,{room}}}'
                             if room > 0 else f'{head}{_class_without(chars, c)}')
-    room = MAX_VAR - len(word) - 1
-    if room >= 0:  # the name, then more
-        alternatives.append(f'{gbnf_literal(word)} [a-z0-9_]{{1,{room + 1}}}')
     return 'var ::= "$" (' + ' | '.join(f'({a})' for a in alternatives) + ')'
 
 
@@ -112,8 +110,16 @@ def skill_rules(catalog, value_of):
     return rules, usable
 
 
-def place_rule(semantic_map, strict_places):
-    """Return the ``place-value`` rule: the map's names and aliases, and any name unless strict."""
+def place_rule(semantic_map, strict_places, only=None):
+    """
+    Return the ``place-value`` rule: the map's names and aliases, and any name unless strict.
+
+    ``only``: the place names admitted instead (none: no place can be written).
+    """
+    if only is not None:
+        if not only:
+            return None
+        return 'place-value ::= "\\"" (' + ' | '.join(gbnf_literal(n) for n in only) + ') "\\""'
     names = []
     for place in semantic_map.places:
         for name in (place.name,) + tuple(place.aliases):
@@ -168,7 +174,8 @@ def build_gbnf(catalog, semantic_map=None, max_steps=16, strict_places=False,
     return '\n'.join(head + lines + tail) + '\n'
 
 
-def line_gbnf(catalog, semantic_map, var_types, allow_refusal=False, strict_places=False):
+def line_gbnf(catalog, semantic_map, var_types, allow_refusal=False, strict_places=False,
+              places=None, exclude_vars=()):
     """
     Return a GBNF grammar for ONE program line, then an optional newline.
 
@@ -176,13 +183,17 @@ def line_gbnf(catalog, semantic_map, var_types, allow_refusal=False, strict_plac
     ({'$name': type}) of the argument's type; a call whose LOCATION argument
     has no such variable is left out. A newline after the line means the
     model goes on with another line; none means the program ends. Return
-    None when no line is possible.
+    None when no line is possible. ``places``: the only place names the line
+    may write (a call that needs one is left out when there is none);
+    ``exclude_vars``: see :func:`var_rule_except`.
     """
     by_type = {t: sorted(v for v, vt in var_types.items() if vt == t) for t in (LOCATION, STRING)}
+    places_rule = (place_rule(semantic_map, strict_places, places)
+                   if semantic_map is not None else None)
 
     def value_of(arg):
         if arg.values == VALUES_LOCATIONS and semantic_map is not None:
-            return 'place-value'
+            return 'place-value' if places_rule else None
         if arg.type == LOCATION:
             return 'location-var' if by_type[LOCATION] else None
         return 'string-value'
@@ -199,11 +210,11 @@ def line_gbnf(catalog, semantic_map, var_types, allow_refusal=False, strict_plac
                     + ')')
     head.append('line ::= ' + ' | '.join(alternatives))
     head.append('call ::= ' + ' | '.join(rule_name(s.name) for s in usable))
-    tail = [VAR_RULE, *STRING_RULES,
+    tail = [var_rule_except(tuple(exclude_vars)), *STRING_RULES,
             'string-value ::= string' + (' | string-var' if by_type[STRING] else '')]
     for vtype, rule in ((LOCATION, 'location-var'), (STRING, 'string-var')):
         if by_type[vtype]:
             tail.append(f'{rule} ::= ' + ' | '.join(gbnf_literal(v) for v in by_type[vtype]))
-    if semantic_map is not None:
-        tail.append(place_rule(semantic_map, strict_places))
+    if places_rule:
+        tail.append(places_rule)
     return '\n'.join(head + rules + tail) + '\n'

@@ -38,16 +38,17 @@ import unicodedata
 
 from llm_planner.actions import (actions_gbnf, check_actions, decide_round_trip,
                                  format_actions, parse_actions, refusal_message,
-                                 with_round_trip)
-from llm_planner.catalog import CatalogError, SkillCatalog
+                                 said_round_trip, with_round_trip)
+from llm_planner.catalog import CatalogError, SkillCatalog, VALUES_LOCATIONS
 from llm_planner.config import PlannerConfig
 from llm_planner.drafting import plan_guess
 from llm_planner.errors import ErrorCode, PlannerError
 from llm_planner.grammar import build_gbnf, line_gbnf
-from llm_planner.program import format_program, parse_line, parse_program
+from llm_planner.program import format_program, is_variable, parse_line, parse_program
 from llm_planner.prompt import AnswerFormat, ExampleError, load_examples, PromptBuilder
 from llm_planner.semantic_map import MapError, SemanticMap
-from llm_planner.validator import collapse_repeats, validate
+from llm_planner.task_places import TaskPlaces
+from llm_planner.validator import collapse_repeats, tidy, validate
 
 # Context kept free besides the prompt prefix, cached examples, task and plan (tokens).
 CONTEXT_MARGIN = 128
@@ -231,6 +232,8 @@ class Planner:
         if start_skill is not None and not start_skill.verbs:
             one_way = SkillCatalog([s for s in catalog if s is not start_skill])
             start_var = (answer.start_var,)
+        # What a one-way program may use: repaired lines keep to it too.
+        self._one_way = (one_way, start_var)
         self.plan_grammar = answer.gbnf(
             build_gbnf(one_way, semantic_map, max_steps=config.max_steps,
                        strict_places=config.strict_places, exclude_vars=start_var),
@@ -406,6 +409,10 @@ class Planner:
             return self._checked(collapse_repeats(parse_program(raw)), prompt, state, deadline)
         head = self._complete(prompt, self.actions_grammar, deadline, state)
         actions = parse_actions(head)
+        said = said_round_trip(actions, task, catalog)
+        if said != actions:
+            actions = said
+            head = format_actions(actions)
         state['actions'] = actions
         state['raw'] = head.rstrip('\n')
         unsupported, round_trip = check_actions(actions, catalog)
@@ -423,11 +430,50 @@ class Planner:
             round_trip = decided
         if not head.endswith('\n'):
             head += '\n'
-        prompt += head
+        places = TaskPlaces(task, self.semantic_map)
         grammar = self.round_trip_grammar if round_trip else self.plan_grammar
-        raw = self._complete(prompt, grammar, deadline, state)
+        raw = self._complete(prompt + head, grammar, deadline, state)
         state['raw'] = raw
-        return self._checked(collapse_repeats(parse_program(raw)), prompt, state, deadline)
+        steps = tidy(parse_program(raw), catalog)
+        if round_trip and not why and places.missing(steps, self._place_args,
+                                                     self._object_args):
+            # Back to the start without ever going where the task says:
+            # the place named is where the task ends ("bring the cup to the
+            # kitchen"), not the start. Unless the task's words ask for the
+            # round trip, plan it one way.
+            state['round_trip_rule'] = 'a place the task names is where it ends'
+            actions = with_round_trip(actions, False, catalog)
+            state['actions'] = actions
+            head, round_trip = format_actions(actions), False
+            raw = self._complete(prompt + head, self.plan_grammar, deadline, state)
+            state['raw'] = raw
+            steps = tidy(parse_program(raw), catalog)
+        return self._checked(steps, prompt + head, state, deadline, places=places,
+                             round_trip=round_trip)
+
+    def _place_args(self, step):
+        """Return the place literals of a step (arguments whose values are the map's)."""
+        skill = self.catalog.get(step.function)
+        if skill is None:
+            return []
+        out = []
+        for name, value in step.args:
+            arg = skill.arg(name)
+            if arg is not None and arg.values == VALUES_LOCATIONS and not is_variable(value):
+                out.append(value)
+        return out
+
+    def _object_args(self, step):
+        """Return the other text literals of a step (object names)."""
+        skill = self.catalog.get(step.function)
+        if skill is None:
+            return []
+        out = []
+        for name, value in step.args:
+            arg = skill.arg(name)
+            if arg is not None and arg.values != VALUES_LOCATIONS and not is_variable(value):
+                out.append(value)
+        return out
 
     def _unfinished(self, steps):
         """
@@ -443,16 +489,35 @@ class Planner:
         skill = self.catalog.get(last.function)
         return bool(last.store_result and skill is not None and not skill.verbs)
 
-    def _checked(self, steps, prompt, state, deadline):
-        """Validate; repair a line that uses an unassigned variable, line by line."""
+    def _checked(self, steps, prompt, state, deadline, places=None, round_trip=True):
+        """
+        Validate; repair a line that uses an unassigned variable, line by line.
+
+        With ``places`` (:class:`TaskPlaces`, the action-line planner): a line
+        naming a place the task does not name is decoded again, and so are
+        the lines after it, their places limited to the task's; a plan
+        without a round trip that never uses a place of the map the task
+        names is continued.
+        """
         config = self.config
         catalog, semantic_map = self.catalog, self.semantic_map
         index, error = _first_invalid(steps, catalog, semantic_map, config.max_steps)
-        if error is None and self._unfinished(steps):
-            # A plan that ends looking up a place it never goes to stopped
-            # early: go on from there, as a repair does.
+        limit = None
+        if places is not None:
+            unasked = places.first_unasked(steps, self._place_args)
+            if unasked is not None and (index is None or unasked <= index):
+                index, error = unasked, PlannerError(
+                    ErrorCode.INVALID_PLAN, f'step {unasked + 1} names a place the task '
+                                            f'does not name')
+            if unasked is not None or (error is None and not round_trip and places.missing(
+                    steps, self._place_args, self._object_args)):
+                limit = places.literals()
+        if error is None and (self._unfinished(steps) or (limit is not None and index is None)):
+            # A plan that ends looking up a place it never goes to, or that
+            # never goes to a place the task names, stopped early: go on from
+            # there, as a repair does.
             index, error = len(steps), PlannerError(
-                ErrorCode.INVALID_PLAN, 'the plan ends with a lookup whose result nothing uses')
+                ErrorCode.INVALID_PLAN, 'the plan stopped before doing all the task says')
         if error is None:
             return steps
         if error.code != ErrorCode.INVALID_PLAN:
@@ -464,10 +529,16 @@ class Planner:
         steps = steps[:index]
         lines = [s.text() for s in steps]
         var_types = validate(steps, catalog, semantic_map, config.max_steps) if steps else {}
+        line_catalog, exclude = catalog, ()
+        if places is not None and (not round_trip or any(
+                step.store_result in self._one_way[1] for step in steps)):
+            # Without a round trip no start; with one, it was stored first, once.
+            line_catalog, exclude = self._one_way
         more = True
         while more and len(steps) < config.max_steps:
-            grammar = line_gbnf(catalog, semantic_map, var_types,
-                                strict_places=config.strict_places)
+            grammar = line_gbnf(line_catalog, semantic_map, var_types,
+                                strict_places=config.strict_places, places=limit,
+                                exclude_vars=exclude)
             if grammar is None:
                 raise error
             so_far = ''.join(line + '\n' for line in lines)
@@ -479,7 +550,7 @@ class Planner:
             lines.append(line)
             # UNKNOWN_LOCATION (or a re-typed variable) ends it here.
             var_types = validate(steps, catalog, semantic_map, config.max_steps)
-        return steps
+        return tidy(steps, catalog) if places is not None else steps
 
 
 __all__ = ['Planner', 'PlanResult', 'check_task', 'looks_like_injection', 'screen_task']

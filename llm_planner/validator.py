@@ -116,4 +116,53 @@ def collapse_repeats(steps):
     return steps
 
 
-__all__ = ['collapse_repeats', 'validate', 'DEFAULT_MAX_STEPS', 'STRING', 'LOCATION']
+def tidy(steps, catalog):
+    """
+    Return ``steps`` in the plan's plain form: the same robot actions, nothing redone.
+
+    * a block repeated right after itself goes (:func:`collapse_repeats`);
+    * a call on a variable that repeats the latest call of the same skill
+      goes (``GO(to:$kitchen)``, a search and a grab there, then
+      ``GO(to:$kitchen)`` again: the robot is there already);
+    * a lookup of the map (a skill with ``run: {kind: map}``: no effect on
+      the robot) moves to just before the first step that uses it, as the
+      examples write it (all lookups first, then all moves, is the same
+      plan in another order).
+
+    A plan the validator refuses (the map aside) comes back as
+    :func:`collapse_repeats` leaves it: which line is wrong is for the
+    planner's repair to find, in the model's order.
+    """
+    steps = collapse_repeats(steps)
+    try:
+        validate(steps, catalog, None, max_steps=max(len(steps), 1))
+    except PlannerError:
+        return steps
+    kept, latest = [], {}
+    for step in steps:
+        on_a_variable = any(is_variable(v) for _, v in step.args)
+        if on_a_variable and not step.store_result and latest.get(step.function) == step:
+            continue
+        if not step.store_result:
+            latest[step.function] = step
+        kept.append(step)
+    out = []
+    pending = {}
+    for step in kept:
+        skill = catalog.get(step.function)
+        if (skill is not None and skill.is_map_lookup and step.store_result
+                and not any(is_variable(v) for _, v in step.args)
+                and step.store_result not in pending):
+            pending[step.store_result] = step
+            continue
+        for _, value in step.args:
+            if value in pending:
+                out.append(pending.pop(value))
+        if step.store_result in pending:  # re-assigned before any use: keep the order
+            out.append(pending.pop(step.store_result))
+        out.append(step)
+    out.extend(pending.values())  # never used: left where the validator sees them, last
+    return out
+
+
+__all__ = ['collapse_repeats', 'tidy', 'validate', 'DEFAULT_MAX_STEPS', 'STRING', 'LOCATION']

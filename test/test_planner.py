@@ -187,8 +187,97 @@ def test_an_action_no_skill_does_is_refused_from_the_action_line(actions, named)
 def test_synonyms_and_forms_of_known_verbs_plan(actions):
     plan = '$kitchen = GET_LOCATION(location_name:"kitchen")\nGO(to:$kitchen)'
     planner, backend = scripted_planner([f'DO: {actions}\n', plan])
-    planner.plan('Some task')
+    planner.plan('Something in the kitchen')
     assert backend.requests[1][1] == planner.plan_grammar
+
+
+def test_a_place_the_task_does_not_name_is_decoded_again_among_the_tasks_places():
+    # The model guesses where a charger is: the line is decoded again, and
+    # the lines after it, under grammars whose places are the task's only.
+    planner, backend = scripted_planner([
+        'DO: find, take, come back\n',
+        '$start = GET_CURRENT_LOCATION()\n$office = GET_LOCATION(location_name:"office")\n'
+        'GO(to:$office)\n$charger = SEARCH(object_name:"charger")\nGRAB(where:$charger)\n'
+        'GO(to:$start)',
+        '$charger = SEARCH(object_name:"charger")\n', 'GRAB(where:$charger)\n',
+        'GO(to:$start)'])
+    result = planner.plan('Bring me the charger')
+    assert result.program == ('$start = GET_CURRENT_LOCATION()\n'
+                              '$charger = SEARCH(object_name:"charger")\n'
+                              'GRAB(where:$charger)\nGO(to:$start)')
+    assert result.details['repairs'] == 1
+    prompt, grammar, _ = backend.requests[2]
+    assert prompt.endswith('DO: find, take, come back\n$start = GET_CURRENT_LOCATION()\n')
+    assert '"office"' not in grammar and 'GET_LOCATION(' not in grammar
+    # The start was stored, once: no line can store it again.
+    assert 'GET_CURRENT_LOCATION(' not in grammar and '"$start"' in grammar
+
+
+def test_a_mistranslated_place_is_decoded_again():
+    planner, backend = scripted_planner([
+        'DO: go\n', '$basement = GET_LOCATION(location_name:"basement")\nGO(to:$basement)',
+        '$kitchen = GET_LOCATION(location_name:"kitchen")\n', 'GO(to:$kitchen)'])
+    result = planner.plan('Va à la cuisine')
+    assert [s.args for s in result.steps] == [(('location_name', 'kitchen'),),
+                                              (('to', '$kitchen'),)]
+    grammar = backend.requests[2][1]
+    assert '"kitchen"' in grammar and '"basement"' not in grammar
+    # A one-way plan's repaired lines cannot store a start either.
+    assert 'GET_CURRENT_LOCATION' not in grammar
+
+
+def test_a_plan_that_never_goes_to_the_place_the_task_names_goes_on():
+    planner, backend = scripted_planner([
+        'DO: find, take\n', '$basket = SEARCH(object_name:"basket")\nGRAB(where:$basket)',
+        '$kitchen = GET_LOCATION(location_name:"kitchen")\n', 'GO(to:$kitchen)'])
+    result = planner.plan('Take the basket to the kitchen')
+    assert [s.function for s in result.steps] == ['SEARCH', 'GRAB', 'GET_LOCATION', 'GO']
+    # Done when the task's places are all in the plan, or named in an object.
+    for task, program in (
+            ('Take the basket to the kitchen',
+             '$basket = SEARCH(object_name:"basket")\nGRAB(where:$basket)\n'
+             '$kitchen = GET_LOCATION(location_name:"kitchen")\nGO(to:$kitchen)'),
+            ('Grab the kitchen knife',
+             '$knife = SEARCH(object_name:"kitchen knife")\nGRAB(where:$knife)')):
+        planner, backend = scripted_planner(['DO: find, take\n', program])
+        assert planner.plan(task).program == program
+        assert len(backend.requests) == 2
+
+
+def test_a_round_trip_that_never_goes_where_the_task_says_is_planned_one_way():
+    trip = ('$start = GET_CURRENT_LOCATION()\n$kitchen = GET_LOCATION(location_name:"kitchen")\n'
+            'GO(to:$kitchen)\n$cup = SEARCH(object_name:"cup")\nGRAB(where:$cup)\n'
+            'GO(to:$start)')
+    one_way = ('$kitchen = GET_LOCATION(location_name:"kitchen")\nGO(to:$kitchen)\n'
+               '$cup = SEARCH(object_name:"cup")\nGRAB(where:$cup)\n'
+               '$bedroom = GET_LOCATION(location_name:"bedroom")\nGO(to:$bedroom)')
+    planner, backend = scripted_planner(['DO: go, find, take, come back\n', trip, one_way])
+    result = planner.plan('Get the cup from the kitchen and bring it to the bedroom')
+    assert result.program == one_way
+    assert result.details['round_trip_rule'] == 'a place the task names is where it ends'
+    prompt, grammar, _ = backend.requests[2]
+    assert prompt.endswith('assistant\nDO: go, find, take\n')
+    assert grammar == planner.plan_grammar
+    # Asked for in the task's words ("bring me"), the round trip stays.
+    planner, backend = scripted_planner(['DO: go, find, take, come back\n', trip])
+    assert planner.plan('Bring me the cup from the kitchen, not the bedroom').program == trip
+    assert len(backend.requests) == 2
+
+
+def test_give_me_written_as_give_is_the_round_trip():
+    planner, backend = scripted_planner([
+        'DO: find, take, give\n',
+        '$start = GET_CURRENT_LOCATION()\n$lighter = SEARCH(object_name:"lighter")\n'
+        'GRAB(where:$lighter)\nGO(to:$start)'])
+    result = planner.plan('Give me a lighter')
+    assert result.details['actions'] == ['find', 'take', 'come back']
+    assert backend.requests[1][1] == planner.round_trip_grammar
+    # Giving to someone else is still no skill's.
+    planner, backend = scripted_planner(['DO: find, take, give\n'])
+    with pytest.raises(PlannerError) as info:
+        planner.plan('Give the lighter to the guest')
+    assert info.value.code == ErrorCode.UNSUPPORTED_TASK
+    assert "'give'" in info.value.message
 
 
 def test_round_trip_answer():

@@ -17,9 +17,9 @@ import os
 
 from llm_planner.catalog import SkillCatalog
 from llm_planner.errors import ErrorCode, PlannerError
-from llm_planner.program import parse_program
+from llm_planner.program import format_program, parse_program
 from llm_planner.semantic_map import SemanticMap
-from llm_planner.validator import validate
+from llm_planner.validator import tidy, validate
 import pytest
 
 CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))), 'config')
@@ -194,3 +194,30 @@ def test_a_block_repeated_on_the_same_variable_is_collapsed():
     # Back to a place after another stays; calls naming no variable are rounds.
     kept = parse_program('GO(to:$a)\nGO(to:$b)\nGO(to:$a)\nPATROL()\nPATROL()')
     assert collapse_repeats(kept) == kept
+
+
+@pytest.mark.parametrize('program, tidied', [
+    # Back to where the robot is already: the second move goes.
+    ('$k = GET_LOCATION(location_name:"kitchen")\nGO(to:$k)\n$c = SEARCH(object_name:"cup")\n'
+     'GRAB(where:$c)\nGO(to:$k)\n$o = GET_LOCATION(location_name:"office")\nGO(to:$o)',
+     '$k = GET_LOCATION(location_name:"kitchen")\nGO(to:$k)\n$c = SEARCH(object_name:"cup")\n'
+     'GRAB(where:$c)\n$o = GET_LOCATION(location_name:"office")\nGO(to:$o)'),
+    # Lookups of the map move to just before their first use.
+    ('$o = GET_LOCATION(location_name:"office")\n$l = GET_LOCATION(location_name:"living_room")'
+     '\nGO(to:$o)\nGO(to:$l)',
+     '$o = GET_LOCATION(location_name:"office")\nGO(to:$o)\n'
+     '$l = GET_LOCATION(location_name:"living_room")\nGO(to:$l)'),
+    # A round trip's start is the robot's pose now: it never moves.
+    ('$s = GET_CURRENT_LOCATION()\n$k = GET_LOCATION(location_name:"kitchen")\n'
+     '$c = SEARCH(object_name:"cup")\nGO(to:$k)\nGO(to:$s)',
+     '$s = GET_CURRENT_LOCATION()\n$c = SEARCH(object_name:"cup")\n'
+     '$k = GET_LOCATION(location_name:"kitchen")\nGO(to:$k)\nGO(to:$s)'),
+    # Kitchen, office, kitchen again: a move elsewhere came between.
+    ('$k = GET_LOCATION(location_name:"kitchen")\nGO(to:$k)\n'
+     '$o = GET_LOCATION(location_name:"office")\nGO(to:$o)\nGO(to:$k)', None),
+])
+def test_tidy_keeps_the_robots_actions_and_drops_what_is_redone(catalog, program, tidied):
+    steps = parse_program(program)
+    out = tidy(steps, catalog)
+    assert format_program(out) == (tidied or program)
+    validate(out, catalog)

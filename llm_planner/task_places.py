@@ -1,0 +1,113 @@
+# Copyright 2026 llm_planner developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""
+The places a task names, and the rule that a plan goes only there.
+
+A robot must not drive somewhere nobody asked it to go. A place name in a
+plan is therefore one the task itself gives:
+
+* a place of the semantic map whose name or one of whose aliases the task
+  says ("the lounge", "la buanderie");
+* or, for a place that is not on the map, words the task says ("the wine
+  cellar" -> ``wine_cellar``), which the validator then refuses with
+  UNKNOWN_LOCATION, as it should.
+
+A small model breaks this in recognisable ways: it guesses where an object
+usually is ("fetch me the charger" -> the office) or mistranslates a place
+the map knows ("buanderie" -> "basement"). The planner
+(:mod:`llm_planner.planner`) decodes such a line again under a grammar that
+admits only the map's places the task names (:meth:`TaskPlaces.literals`;
+none: the line cannot look a place up at all). A name not on the map that
+is not the task's words is taken for a mistranslation only when the task
+names a place of the map; otherwise it may be the task's own place said in
+other words ("le jardin" -> "garden"), refused as UNKNOWN_LOCATION anyway.
+
+And a place of the map that the task names but the plan never uses means the
+plan stopped short ("take the basket to the kitchen" planned as a search and
+a grab): :meth:`TaskPlaces.missing` returns it so the planner goes on.
+
+All of it is matching words, folded like the round-trip rules fold them
+(case, accents, punctuation); nothing here knows a skill or a language.
+"""
+
+from llm_planner.actions import task_words
+
+
+def phrase(name):
+    """Return a place name as the task's folded words would say it: ' living room '."""
+    return task_words(str(name).replace('_', ' '))
+
+
+class TaskPlaces:
+    """The places one task names, against one semantic map."""
+
+    def __init__(self, task, semantic_map):
+        self.semantic_map = semantic_map
+        self.words = task_words(task)
+        found = []
+        for place in semantic_map.places:
+            said = [p for p in (phrase(n) for n in (place.name,) + tuple(place.aliases))
+                    if p.strip() and p in self.words]
+            if said:
+                found.append((min(self.words.find(p) for p in said), place.name, said))
+        found.sort()
+        self.named = [name for _, name, _ in found]
+        self._said = {name: said for _, name, said in found}
+
+    def allows(self, literal):
+        """Return True when a place literal of a plan may be one the task names."""
+        place = self.semantic_map.resolve(literal)
+        if place is not None:
+            return place.name in self._said
+        if not self.named:
+            return True
+        words = phrase(literal).split()
+        return bool(words) and all(f' {w} ' in self.words for w in words)
+
+    def literals(self):
+        """Return the place names a repaired line may write: the map's places the task names."""
+        return list(self.named)
+
+    def first_unasked(self, steps, place_args):
+        """
+        Return the index of the first step whose place the task does not name, or None.
+
+        ``place_args(step)`` gives the place literals of a step.
+        """
+        for index, step in enumerate(steps):
+            if any(not self.allows(value) for value in place_args(step)):
+                return index
+        return None
+
+    def missing(self, steps, place_args, object_args):
+        """
+        Return the map's places the task names and the plan never uses, in task order.
+
+        A place said only inside an object's name the plan uses ("the kitchen
+        knife") is not missing. None is missing when the plan names a place
+        not on the map: that plan is refused whole anyway.
+        """
+        used = set()
+        for step in steps:
+            for value in place_args(step):
+                place = self.semantic_map.resolve(value)
+                if place is None:
+                    return []
+                used.add(place.name)
+        objects = ' '.join(phrase(v) for step in steps for v in object_args(step))
+        return [name for name in self.named if name not in used
+                and not any(p in f' {objects} ' for p in self._said[name])]
+
+
+__all__ = ['TaskPlaces', 'phrase']
