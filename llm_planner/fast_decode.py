@@ -577,9 +577,17 @@ class FastGrammarDecoder:
                 continue
             so_far = text + draft
             more = ''
-            if self.lookup and not so_far:
-                # The answer's first line: the nearest example's.
-                more = drafting.answer_start(corpus)
+            if self.lookup and not text:
+                # The answer's first line: the nearest example's (after what
+                # the grammar forced of it: ``DO: ``).
+                line = drafting.answer_start(corpus)
+                if line.startswith(draft) and len(line) > len(draft):
+                    more = line[len(draft):]
+                    # Up to its first variable: the example's names are its
+                    # own; the guesser names this task's.
+                    cut = more.find('$')
+                    if cut >= 0:
+                        more = more[:cut + 1]
             elif self.lookup and self._is_open(state) and not _is_word_char(so_far[-1:]):
                 # An open field: what the examples always write here, if anything.
                 more = drafting.consensus(so_far, corpus)

@@ -44,7 +44,7 @@ from llm_planner.config import PlannerConfig
 from llm_planner.drafting import plan_guess
 from llm_planner.errors import ErrorCode, PlannerError
 from llm_planner.grammar import build_gbnf, line_gbnf
-from llm_planner.program import format_program, is_variable, parse_line, parse_program
+from llm_planner.program import format_program, is_variable, parse_line, parse_program, Step
 from llm_planner.prompt import AnswerFormat, ExampleError, load_examples, PromptBuilder
 from llm_planner.semantic_map import MapError, SemanticMap
 from llm_planner.task_places import TaskPlaces
@@ -475,6 +475,37 @@ class Planner:
                 out.append(value)
         return out
 
+    def _looked_up(self, steps, places):
+        """
+        Return ``steps`` with the lookup of a named place the plan goes to unlooked-up.
+
+        ``GO(to:$bedroom)`` with no ``$bedroom`` stored before, in a task that
+        names the bedroom, is the move to the bedroom without its lookup
+        (the variables are named after their places): the map's lookup
+        skill (``run: {kind: map}``, one place argument) stores it just
+        before. Any other unassigned variable is left to the repair.
+        """
+        lookup = next((s for s in self.catalog if s.is_map_lookup and s.returns
+                       and len(s.args) == 1 and s.args[0].values == VALUES_LOCATIONS), None)
+        if lookup is None:
+            return steps
+        out, assigned = [], set()
+        for step in steps:
+            skill = self.catalog.get(step.function)
+            for name, value in step.args:
+                arg = skill.arg(name) if skill is not None else None
+                if (arg is None or arg.type != lookup.returns or not is_variable(value)
+                        or value in assigned):
+                    continue
+                place = self.semantic_map.resolve(value[1:])
+                if place is not None and place.name == value[1:] and places.allows(place.name):
+                    out.append(Step(lookup.name, ((lookup.args[0].name, place.name),), value))
+                    assigned.add(value)
+            out.append(step)
+            if step.store_result:
+                assigned.add(step.store_result)
+        return out
+
     def _unfinished(self, steps):
         """
         Return True when the last step stores what no step uses, from a lookup.
@@ -501,6 +532,8 @@ class Planner:
         """
         config = self.config
         catalog, semantic_map = self.catalog, self.semantic_map
+        if places is not None:
+            steps = self._looked_up(steps, places)
         index, error = _first_invalid(steps, catalog, semantic_map, config.max_steps)
         limit = None
         if places is not None:

@@ -264,6 +264,23 @@ def test_a_round_trip_that_never_goes_where_the_task_says_is_planned_one_way():
     assert len(backend.requests) == 2
 
 
+def test_a_move_to_a_named_place_without_its_lookup_gets_it():
+    planner, backend = scripted_planner([
+        'DO: find, take, go\n',
+        '$cup = SEARCH(object_name:"cup")\nGRAB(where:$cup)\nGO(to:$bedroom)'])
+    result = planner.plan('Take the cup to the bedroom')
+    assert result.program == ('$cup = SEARCH(object_name:"cup")\nGRAB(where:$cup)\n'
+                              '$bedroom = GET_LOCATION(location_name:"bedroom")\n'
+                              'GO(to:$bedroom)')
+    assert len(backend.requests) == 2 and result.details['repairs'] == 0
+    # A place the task does not name, or a name that is no place: the repair's.
+    planner, backend = scripted_planner([
+        'DO: find, take, go\n',
+        '$cup = SEARCH(object_name:"cup")\nGRAB(where:$cup)\nGO(to:$office)',
+        '$bedroom = GET_LOCATION(location_name:"bedroom")\n', 'GO(to:$bedroom)'])
+    assert planner.plan('Take the cup to the bedroom').details['repairs'] == 1
+
+
 def test_give_me_written_as_give_is_the_round_trip():
     planner, backend = scripted_planner([
         'DO: find, take, give\n',
