@@ -52,12 +52,6 @@ STRING_RULES = (
 _NAME_CHARS = 'abcdefghijklmnopqrstuvwxyz0123456789_'
 
 
-def _class_without(chars, left_out):
-    """Return a GBNF character class of ``chars`` without ``left_out``."""
-    kept = [c for c in chars if c != left_out]
-    return '[' + ''.join(kept) + ']'
-
-
 def var_rule_except(names):
     """
     Return the ``var`` rule, admitting no variable name that begins with one of ``names``.
@@ -66,25 +60,40 @@ def var_rule_except(names):
     store it (a model that writes ``$start = GET_LOCATION(...)`` there means
     a round trip it was not asked for), nor a name made from it
     (``$start_location``, ``$start1``: the same intent, spelt around the ban).
+    The planner's repair also bans the name of the line it decodes again
+    (``$office`` for a place the task does not name).
     """
-    if not names:
+    words = []
+    for name in names:
+        word = name.lstrip('$')
+        if not word or any(c not in _NAME_CHARS for c in word) or not word[0].isalpha():
+            raise ValueError(f'not a variable name: {name!r}')
+        words.append(word[:MAX_VAR])
+    if not words:
         return VAR_RULE
-    if len(names) != 1:
-        raise ValueError('one excluded variable name at most')
-    word = names[0].lstrip('$')
-    if not word or any(c not in _NAME_CHARS for c in word) or not word[0].isalpha():
-        raise ValueError(f'not a variable name: {names[0]!r}')
     alternatives = []
-    for k in range(1, len(word)):  # a proper prefix of the name
-        alternatives.append(gbnf_literal(word[:k]))
-    for k, c in enumerate(word):  # the same start, then another character
-        room = MAX_VAR - k - 1
-        if room < 0:
-            break
-        chars = 'abcdefghijklmnopqrstuvwxyz' if k == 0 else _NAME_CHARS
-        head = (gbnf_literal(word[:k]) + ' ') if k else ''
-        alternatives.append(f'{head}{_class_without(chars, c)} [a-z0-9_]{{0,{room}}}'
-                            if room > 0 else f'{head}{_class_without(chars, c)}')
+
+    def walk(prefix):
+        # Every name starting with ``prefix`` (which no banned word starts):
+        # the prefix alone, another character than a banned word's next one,
+        # or a banned word's next character, and so on.
+        if prefix:
+            alternatives.append(gbnf_literal(prefix))
+        if len(prefix) >= MAX_VAR:
+            return
+        nexts = sorted({w[len(prefix)] for w in words
+                        if len(w) > len(prefix) and w.startswith(prefix)})
+        chars = 'abcdefghijklmnopqrstuvwxyz' if not prefix else _NAME_CHARS
+        room = MAX_VAR - len(prefix) - 1
+        head = (gbnf_literal(prefix) + ' ') if prefix else ''
+        kept = ''.join(c for c in chars if c not in nexts)
+        if kept:
+            alternatives.append(f'{head}[{kept}]' + (f' [a-z0-9_]{{0,{room}}}' if room else ''))
+        for c in nexts:
+            if prefix + c not in words:
+                walk(prefix + c)
+
+    walk('')
     return 'var ::= "$" (' + ' | '.join(f'({a})' for a in alternatives) + ')'
 
 

@@ -535,9 +535,12 @@ class Planner:
         if places is not None:
             steps = self._looked_up(steps, places)
         index, error = _first_invalid(steps, catalog, semantic_map, config.max_steps)
-        limit = None
+        limit, banned = None, ()
         if places is not None:
             unasked = places.first_unasked(steps, self._place_args)
+            if unasked is not None and steps[unasked].store_result:
+                # Named after a place the task does not name: not that name again.
+                banned = (steps[unasked].store_result,)
             if unasked is not None and (index is None or unasked <= index):
                 index, error = unasked, PlannerError(
                     ErrorCode.INVALID_PLAN, f'step {unasked + 1} names a place the task '
@@ -567,6 +570,7 @@ class Planner:
                 step.store_result in self._one_way[1] for step in steps)):
             # Without a round trip no start; with one, it was stored first, once.
             line_catalog, exclude = self._one_way
+        exclude = tuple(dict.fromkeys(exclude + banned))
         more = True
         while more and len(steps) < config.max_steps:
             grammar = line_gbnf(line_catalog, semantic_map, var_types,

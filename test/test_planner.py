@@ -209,6 +209,7 @@ def test_a_place_the_task_does_not_name_is_decoded_again_among_the_tasks_places(
     prompt, grammar, _ = backend.requests[2]
     assert prompt.endswith('DO: find, take, come back\n$start = GET_CURRENT_LOCATION()\n')
     assert '"office"' not in grammar and 'GET_LOCATION(' not in grammar
+    assert 'var ::= "$" (' in grammar and '("office")' not in grammar  # not that name again
     # The start was stored, once: no line can store it again.
     assert 'GET_CURRENT_LOCATION(' not in grammar and '"$start"' in grammar
 

@@ -128,3 +128,10 @@ def test_a_one_way_plan_stores_no_start_under_any_spelling(catalog, name, ok):
     assert admits(gbnf, f'{name} = GET_LOCATION(location_name:"kitchen")') is ok
     line = line_gbnf(catalog, MAP, {}, exclude_vars=('$start',))
     assert admits(line, f'{name} = GET_LOCATION(location_name:"kitchen")') is ok
+
+
+def test_several_names_banned_at_once(catalog):
+    gbnf = line_gbnf(catalog, MAP, {}, exclude_vars=('$start', '$office'))
+    for name, ok in (('$office', False), ('$office2', False), ('$start', False), ('$off', True),
+                     ('$officer', False), ('$of', True), ('$charger', True), ('$stapler', True)):
+        assert admits(gbnf, f'{name} = SEARCH(object_name:"x")') is ok, name
