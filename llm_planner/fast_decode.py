@@ -295,7 +295,7 @@ class _Session:
         if not prompt_tokens:
             raise PlannerError(ErrorCode.INVALID_TASK, 'empty prompt')
         if len(prompt_tokens) >= self.n_ctx:
-            raise PlannerError(ErrorCode.INVALID_TASK, 'the prompt does not fit the context')
+            raise PlannerError(ErrorCode.CONTEXT_OVERFLOW, 'the prompt does not fit the context')
         llama = self.llama
         cached = llama.input_ids[:llama.n_tokens]
         n = min(len(cached), len(prompt_tokens))

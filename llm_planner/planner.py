@@ -219,7 +219,7 @@ class Planner:
             semantic_map = SemanticMap.load(config.locations_path)
             examples = load_examples(config.examples_path)
         except (CatalogError, MapError, ExampleError) as e:
-            raise PlannerError(ErrorCode.MODEL_UNAVAILABLE, f'bad configuration: {e}') from e
+            raise PlannerError(ErrorCode.CONFIG_INVALID, f'bad configuration: {e}') from e
         self.catalog, self.semantic_map, self.examples = catalog, semantic_map, examples
         answer = AnswerFormat(catalog, config.check_actions)
         self.answer_format = answer
@@ -256,8 +256,9 @@ class Planner:
         """
         Load everything and warm the backend on the fixed prompt prefix.
 
-        Return the seconds it took. Raise PlannerError(MODEL_UNAVAILABLE) when
-        a config file or the model cannot be used.
+        Return the seconds it took. Raise PlannerError: CONFIG_INVALID when a
+        config file cannot be used, MODEL_UNAVAILABLE when the model cannot be,
+        CONTEXT_OVERFLOW when the prompt prefix does not fit ``n_ctx``.
         """
         with self._lock:
             start = time.monotonic()
@@ -327,7 +328,8 @@ class Planner:
         Return a PlanResult for ``task``, or raise PlannerError.
 
         Codes: INVALID_TASK (bad input), UNSUPPORTED_TASK (an action no skill
-        does, or an injection), INVALID_PLAN, UNKNOWN_LOCATION, TIMEOUT, MODEL_UNAVAILABLE. A
+        does, or an injection), INVALID_PLAN, UNKNOWN_LOCATION, TIMEOUT, MODEL_UNAVAILABLE,
+        CONTEXT_OVERFLOW (and CONFIG_INVALID when it has to load first). A
         raised error carries ``raw_output``, ``planning_time`` and
         ``tokens_generated`` attributes when the model was run.
         """

@@ -201,7 +201,7 @@ def test_the_bank_must_fit_the_context(model_paths):
     try:
         with pytest.raises(PlannerError) as info:
             backend.warm(PREFIX, segments=SEGMENTS * 3, reserve=256)
-        assert info.value.code == ErrorCode.MODEL_UNAVAILABLE
+        assert info.value.code == ErrorCode.CONTEXT_OVERFLOW
         assert 'n_ctx' in info.value.message and 'cache_examples' in info.value.message
     finally:
         backend.close()
