@@ -373,7 +373,7 @@ class FastGrammarDecoder:
         ``jump_forward`` drafts (forced text, then guesses); ``guess(text,
         prompt)`` returns a guess of what follows the text generated so far
         ('' for none), e.g. :func:`llm_planner.drafting.plan_guess`; ``lookup`` adds
-        prompt lookup (:func:`llm_planner.drafting.lookup`); ``max_candidates`` is how
+        prompt lookup (:func:`llm_planner.drafting.lookups`); ``max_candidates`` is how
         many top tokens are checked one by one before masking the whole
         vocabulary. None of these changes the output.
 

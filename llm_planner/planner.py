@@ -313,10 +313,6 @@ class Planner:
 
     # --- planning -----------------------------------------------------------
 
-    def check_task(self, task):
-        """Return the folded task, or raise PlannerError(INVALID_TASK)."""
-        return check_task(task, self.config.max_task_chars)
-
     def build_prompt(self, task):
         """Return the whole prompt for a (checked) task."""
         if self.prompt_builder is None:

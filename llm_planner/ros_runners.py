@@ -201,10 +201,6 @@ class Waits:
                 cancel.remove_callback(wait.wake)
         return outcome() or TIMEOUT
 
-    async def sleep(self, seconds):
-        """Sleep ``seconds`` without holding a thread."""
-        await self.wait((), seconds)
-
     async def until(self, predicate, timeout, cancel=None, period=TICK_PERIOD):
         """Poll ``predicate()`` each ``period`` until true (DONE), cancel or timeout."""
         deadline = time.monotonic() + timeout
@@ -561,11 +557,6 @@ class ActionRunner:
         for client in self._clients.values():
             client.destroy()
         self._clients = {}
-
-    def client(self, skill_name):
-        """Return the ActionClient that runs ``skill_name``."""
-        binding = self.bindings[skill_name]
-        return self._clients[(binding.type_name, binding.server)]
 
     def _fail(self, code, call, binding, text):
         return PlannerError(code, f'{binding.server} ({binding.type_name}): {text}')

@@ -68,8 +68,8 @@ def new_catalog(config_dir):
 
 def test_catalog_has_the_new_skills(new_catalog):
     assert new_catalog.names[-2:] == ['PLACE', 'SAY']
-    assert new_catalog.get('PLACE').signature() == 'PLACE(where: LOCATION)'
-    assert new_catalog.get('SAY').signature() == 'SAY(text: STRING)'
+    assert [(a.name, a.type) for a in new_catalog.get('PLACE').args] == [('where', 'LOCATION')]
+    assert [(a.name, a.type) for a in new_catalog.get('SAY').args] == [('text', 'STRING')]
 
 
 def test_prompt_lists_the_new_skills(new_catalog, semantic_map, examples):
