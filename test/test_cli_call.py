@@ -33,7 +33,7 @@ import sys
 import pytest
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
-from ros_test_utils import unique, wait_until
+from support.ros_utils import unique, wait_until
 # The PATROL node and its tiny model, shared with test_node.py.
 from test_node import (  # noqa: F401 - fixtures
     NAVIGATE_RUN, patrol_model, PlannerProc, ros, workdir, write_catalog)

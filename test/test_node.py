@@ -41,8 +41,8 @@ from llm_planner_interfaces.srv import Plan
 import pytest
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
-from ros_test_utils import unique, wait_until
 from std_msgs.msg import String
+from support.ros_utils import unique, wait_until
 import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -79,12 +79,6 @@ def workdir(tmp_path_factory):
     return tmp_path_factory.mktemp('node')
 
 
-@pytest.fixture(scope='module')
-def tiny_model(workdir):
-    from llm_planner.tiny_model import write_tiny_gguf
-    return str(write_tiny_gguf(workdir / 'tiny-seed0.gguf', seed=0))
-
-
 def write_catalog(path, run, server):
     """Write a PATROL catalog; ``server`` absolute (the node runs in a test namespace)."""
     with open(path, 'w', encoding='utf-8') as f:
@@ -93,14 +87,13 @@ def write_catalog(path, run, server):
 
 
 @pytest.fixture(scope='module')
-def patrol_model(workdir):
+def patrol_model(workdir, tiny_files):
     """Return a tiny model that plans PATROL() (not ERROR) for "patrol"."""
     from llm_planner.config import PlannerConfig
     from llm_planner.planner import Planner
-    from llm_planner.tiny_model import write_tiny_gguf
     catalog = write_catalog(workdir / 'probe.yaml', NAVIGATE_RUN, 'probe')
     for seed in range(12):
-        path = str(write_tiny_gguf(workdir / f'tiny-seed{seed}.gguf', seed=seed))
+        path = tiny_files.path(seed)
         config = PlannerConfig.from_dict({
             'model_path': path, 'skills_file': catalog, 'max_steps': 1,
             **{p.split(':=')[0]: yaml.safe_load(p.split(':=')[1]) for p in TINY_PARAMS}})
@@ -204,8 +197,8 @@ class PlannerProc:
 
 
 @pytest.fixture(scope='module')
-def planner(ros, module_ros_processes, tiny_model):
-    node = PlannerProc(ros, module_ros_processes, [f'model_path:={tiny_model}'], 'planner')
+def planner(ros, module_ros_processes, tiny_gguf):
+    node = PlannerProc(ros, module_ros_processes, [f'model_path:={tiny_gguf}'], 'planner')
     assert node.wait_ready() == 'active: ready', node.proc.output()
     yield node
     node.close()

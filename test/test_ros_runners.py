@@ -37,7 +37,7 @@ from llm_planner.ros_runners import (
 from llm_planner.semantic_map import SemanticMap
 import pytest
 from rclpy.task import Future
-from ros_test_utils import unique, wait_until
+from support.ros_utils import unique, wait_until
 import yaml
 
 CONFIG = pathlib.Path(__file__).resolve().parent.parent / 'config'

@@ -32,8 +32,6 @@ from llm_planner.grammar import build_gbnf
 from llm_planner.planner import Planner
 from llm_planner.prompt import load_examples, PromptBuilder
 from llm_planner.semantic_map import SemanticMap
-from llm_planner.tiny_model import write_tiny_gguf
-from llm_planner.tiny_model_bpe import write_tiny_bpe_gguf
 import numpy as np
 import pytest
 
@@ -61,10 +59,8 @@ def prompt(order, task):
 
 
 @pytest.fixture(scope='module')
-def model_paths(tmp_path_factory):
-    folder = tmp_path_factory.mktemp('segments')
-    return {'bytes': str(write_tiny_gguf(str(folder / 'bytes.gguf'), seed=3)),
-            'bpe': str(write_tiny_bpe_gguf(str(folder / 'bpe.gguf'), seed=2))}
+def model_paths(tiny_files):
+    return {'bytes': tiny_files.path(3), 'bpe': tiny_files.path(2, 'bpe')}
 
 
 @pytest.fixture(scope='module')
