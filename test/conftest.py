@@ -41,8 +41,8 @@ Fixtures:
     The environment (a dict) for child processes: this process's environment
     plus the repository on ``PYTHONPATH`` and unbuffered output.
 ``ros_processes`` (function) / ``module_ros_processes`` (module)
-    A ``RosProcessFactory``: ``start(target, params=..., namespace=...)``
-    runs a package executable in its own process (same environment, output in
+    A ``RosProcessFactory`` (test/support/processes.py):
+    ``start(target, params=..., namespace=...)`` runs a package executable in its own process (same environment, output in
     a log file) and returns a ``RosProcess``. Every process it started is
     stopped when the fixture's scope ends: SIGINT, then SIGKILL after a
     timeout. ``target`` is a module (``'llm_planner.sim_robot'``, run as
@@ -70,12 +70,19 @@ Fixtures:
     ``MultiThreadedExecutor`` spinning in a background thread. Entities:
     ``action_client``, ``service_client``, ``subscribe`` (returns a
     ``MessageLog`` with ``messages``, ``last``, ``wait_for(count, timeout,
-    predicate)``). Waits, each with a timeout: ``wait_for_action_server``,
-    ``wait_for_service``, ``wait_for_publisher`` (return a bool),
+    predicate)``). Waits, each with a timeout: ``wait_for_action_server``
+    and ``wait_for_service`` (until the server answers a harmless request:
+    discovery is not symmetric), ``wait_for_publisher`` (return a bool),
     ``wait_for(predicate)``, ``wait_future`` (fails the test on timeout).
+    The code is in test/support/ros_node.py.
     Calls: ``send_goal``, ``get_result`` -> ``(status, result)``,
     ``run_goal`` -> ``GoalRun`` (``accepted``, ``feedback`` list, ``status``,
     ``status_name``, ``result``, ``goal_handle``) and ``call_service``.
+
+``tiny_files`` (session) and the tiny models ``tiny_gguf``, ``tiny_gguf_seeds``,
+``tiny_gguf_chat``, ``tiny_models``, ``tiny_model``, ``tiny_chat_model``
+    Tiny random-weight GGUFs, each written once per run
+    (test/support/models.py): ``tiny_files.path(seed, vocab, chat)``.
 
 When a test fails, the tail of the log of every process that ran during it
 is added to the report.

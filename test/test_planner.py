@@ -365,7 +365,13 @@ def test_tiny_chat_model_uses_its_template(tiny_chat_model, tiny_config):
         assert planner.backend.chat_template_prompt([{'role': 'user', 'content': 'x'}])
         prompt = planner.build_prompt('Go to the kitchen')
         assert prompt.startswith(planner.prefix)
-        planner.plan('Go to the kitchen')
+        # The task is the last user turn of the template, the answer its assistant turn.
+        assert prompt.endswith('<|im_start|>user\nGo to the kitchen<|im_end|>\n'
+                               '<|im_start|>assistant\n')
+        result = planner.plan('Go to the kitchen')
+        assert result.steps and parse_program(result.program) == result.steps
+        validate(result.steps, planner.catalog, planner.semantic_map, max_steps=4)
+        assert result.raw_output and '<|im_end|>' not in result.raw_output
     finally:
         planner.close()
 

@@ -24,11 +24,12 @@ Entities: ``action_client``, ``service_client``, ``subscribe`` (returns a
 
 import threading
 import time
+import uuid
 
 import pytest
 
-# Extra wait after a server is first discovered (see wait_for_action_server).
-SETTLE_SECONDS = 0.75
+# How long one probe waits for its answer before it is sent again.
+PROBE_PERIOD = 0.5
 
 
 class MessageLog:
@@ -114,9 +115,6 @@ class RosTestNode:
         self.executor = MultiThreadedExecutor(num_threads=num_threads, context=self.context)
         self.executor.add_node(self.node)
         self._entities = []
-        # Clients whose server was seen: {client: (is_ready, first seen ready at)}.
-        self._clients = {}
-        self._clients_lock = threading.Lock()
         self._thread = threading.Thread(target=self._spin, name=f'{name}_spin', daemon=True)
         self._thread.start()
 
@@ -154,16 +152,12 @@ class RosTestNode:
         client = ActionClient(
             self.node, action_type, name, callback_group=MutuallyExclusiveCallbackGroup())
         self._entities.append(client)
-        with self._clients_lock:
-            self._clients[client] = [client.server_is_ready, None]
         return client
 
     def service_client(self, srv_type, name):
         """Create a service client on the node (destroyed at close)."""
         client = self.node.create_client(srv_type, name, callback_group=self.callback_group)
         self._entities.append(client)
-        with self._clients_lock:
-            self._clients[client] = [client.service_is_ready, None]
         return client
 
     def subscribe(self, msg_type, topic, qos=10):
@@ -190,47 +184,80 @@ class RosTestNode:
                 return False
             time.sleep(interval)
 
-    def wait_for_action_server(self, client, timeout=10.0, settle=SETTLE_SECONDS):
+    def wait_for_action_server(self, client, timeout=10.0):
         """
-        Return whether the action server of ``client`` is discovered within ``timeout``.
+        Return whether the action server of ``client`` is seen and answers within ``timeout``.
 
-        Returns only ``settle`` seconds after the server was first seen: the
-        server may discover this client's endpoints a little after the client
-        discovered the server's, and a request sent in between gets no
-        response. (Every client of this node is watched while waiting, so
-        several clients of one new process settle together.)
+        Discovery is not symmetric: this node may see the server before the
+        server has matched this client's response readers, and a goal sent in
+        between gets no response. So once the server is seen, it is asked for
+        the result of a goal that does not exist (harmless: it answers
+        STATUS_UNKNOWN), again each PROBE_PERIOD until an answer comes. The
+        result service is the last one of an action client: the server
+        answering it has matched the goal and cancel readers too (Fast DDS
+        announces a participant's endpoints in order, on reliable writers).
         """
-        return self._wait_ready(client, client.server_is_ready, timeout, settle)
-
-    def wait_for_service(self, client, timeout=10.0, settle=SETTLE_SECONDS):
-        """Return whether the service of ``client`` is discovered (see wait_for_action_server)."""
-        return self._wait_ready(client, client.service_is_ready, timeout, settle)
-
-    def _poll_clients(self):
-        now = time.monotonic()
-        with self._clients_lock:
-            entries = list(self._clients.values())
-        for entry in entries:
-            if not entry[0]():
-                entry[1] = None  # gone (or not yet there): settle again when it is back
-            elif entry[1] is None:
-                entry[1] = now
-
-    def _wait_ready(self, client, is_ready, timeout, settle):
-        with self._clients_lock:
-            entry = self._clients.setdefault(client, [is_ready, None])
+        from rclpy.action.client import ClientGoalHandle
+        from unique_identifier_msgs.msg import UUID
         deadline = time.monotonic() + timeout
+        if not self.wait_for(client.server_is_ready, timeout):
+            return False
+
+        def probe():
+            goal_id = UUID(uuid=list(uuid.uuid4().bytes))
+            return ClientGoalHandle(client, goal_id, None).get_result_async()
+        return self._answered(probe, deadline)
+
+    def wait_for_service(self, client, timeout=10.0):
+        """
+        Return whether the service of ``client`` is discovered and its node answers.
+
+        As for actions (see :meth:`wait_for_action_server`): once the service
+        is seen, the node serving it is asked for no parameter through its
+        ``get_parameters`` service, from a client made after ``client``, each
+        PROBE_PERIOD until it answers. A node without parameter services is
+        not probed.
+        """
+        from rcl_interfaces.srv import GetParameters
+        deadline = time.monotonic() + timeout
+        if not self.wait_for(client.service_is_ready, timeout):
+            return False
+        owner = self._service_owner(client.srv_name)
+        if owner is None:
+            return True
+        probe_client = self.node.create_client(GetParameters, f'{owner}/get_parameters',
+                                               callback_group=self.callback_group)
+        try:
+            left = max(0.0, deadline - time.monotonic())
+            if not self.wait_for(probe_client.service_is_ready, left):
+                return True  # parameter services off: nothing to probe with
+            return self._answered(lambda: probe_client.call_async(GetParameters.Request()),
+                                  deadline)
+        finally:
+            self.node.destroy_client(probe_client)
+
+    def _service_owner(self, service):
+        """Return the full name of the node serving ``service``, or None."""
+        for name, namespace in self.node.get_node_names_and_namespaces():
+            try:
+                services = self.node.get_service_names_and_types_by_node(name, namespace)
+            except Exception:  # noqa: BLE001 - the node left meanwhile
+                continue
+            if any(found == service for found, _ in services):
+                return namespace.rstrip('/') + '/' + name
+        return None
+
+    @staticmethod
+    def _answered(send, deadline):
+        """Call ``send()`` (a future) each PROBE_PERIOD until one is done; whether in time."""
         while True:
-            self._poll_clients()
-            if entry[1] is not None:
-                break
+            done = threading.Event()
+            send().add_done_callback(lambda _: done.set())
+            left = deadline - time.monotonic()
+            if done.wait(max(0.0, min(PROBE_PERIOD, left))):
+                return True
             if time.monotonic() >= deadline:
                 return False
-            time.sleep(0.02)
-        left = entry[1] + settle - time.monotonic()
-        if left > 0:
-            time.sleep(left)
-        return True
 
     def wait_for_publisher(self, topic, count=1, timeout=10.0):
         """Return whether ``count`` publishers of ``topic`` (full name) are discovered."""
