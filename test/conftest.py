@@ -42,8 +42,9 @@ Fixtures:
     plus the repository on ``PYTHONPATH`` and unbuffered output.
 ``ros_processes`` (function) / ``module_ros_processes`` (module)
     A ``RosProcessFactory`` (test/support/processes.py):
-    ``start(target, params=..., namespace=...)`` runs a package executable in its own process (same environment, output in
-    a log file) and returns a ``RosProcess``. Every process it started is
+    ``start(target, params=..., namespace=...)`` runs a package executable
+    in its own process (same environment, output in a log file) and returns
+    a ``RosProcess``. Every process it started is
     stopped when the fixture's scope ends: SIGINT, then SIGKILL after a
     timeout. ``target`` is a module (``'llm_planner.sim_robot'``, run as
     ``python -m``), a path, or a console script name of the installed package
