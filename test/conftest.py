@@ -46,13 +46,13 @@ Fixtures:
     in its own process (same environment, output in a log file) and returns
     a ``RosProcess``. Every process it started is
     stopped when the fixture's scope ends: SIGINT, then SIGKILL after a
-    timeout. ``target`` is a module (``'llm_planner.sim_robot'``, run as
+    timeout. ``target`` is a module (``'llm_planner.sim.sim_robot'``, run as
     ``python -m``), a path, or a console script name of the installed package
     (``'sim_robot'``, from ``install/llm_planner/lib/llm_planner``)::
 
         def test_x(ros_processes, ros_node):
             sim = ros_processes.start(
-                'llm_planner.sim_robot', namespace='/t1',
+                'llm_planner.sim.sim_robot', namespace='/t1',
                 params={'speed': 5.0, 'fail': ['navigate:reject']})
             sim.wait_for_output('READY')
             client = ros_node.action_client(Navigate, '/t1/navigate_to_pose')

@@ -62,7 +62,7 @@ class Patrol:
     def __init__(self, ros_node, processes, workdir, model):  # noqa: F811
         self.server = unique('navigate')
         self.sim_name = unique('sim_robot')
-        self.sim = processes.start('llm_planner.sim_robot', {
+        self.sim = processes.start('llm_planner.sim.sim_robot', {
             'navigate_action_name': self.server, 'pose_topic': unique('pose')},
             node_name=self.sim_name, name='sim')
         self.sim.wait_for_output('READY', 30.0)

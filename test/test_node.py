@@ -314,7 +314,7 @@ def test_corrupt_model_fails_configure_and_the_node_stays_up(ros, ros_processes,
 # --- execution through the node ------------------------------------------------------
 
 def start_sim(processes, **params):
-    sim = processes.start('llm_planner.sim_robot', params, node_name=unique('sim_robot'),
+    sim = processes.start('llm_planner.sim.sim_robot', params, node_name=unique('sim_robot'),
                           name='sim')
     sim.wait_for_output('READY', 30.0)
     return sim

@@ -104,7 +104,7 @@ class Robot:
         params['pose_topic'] = self.pose_topic
         if fail:
             params['fail'] = list(fail)
-        self.sim = processes.start('llm_planner.sim_robot', params,
+        self.sim = processes.start('llm_planner.sim.sim_robot', params,
                                    node_name=unique('sim_robot'), name='sim')
         self.sim.wait_for_output('READY', 30.0)
         self.ros = ros

@@ -23,8 +23,8 @@ import time
 
 from action_msgs.msg import GoalStatus
 from geometry_msgs.msg import PoseStamped, PoseWithCovarianceStamped
-from llm_planner.sim_robot import quaternion_to_yaw, yaw_to_quaternion
-from llm_planner.world import DIE_EXIT_CODE
+from llm_planner.sim.sim_robot import quaternion_to_yaw, yaw_to_quaternion
+from llm_planner.sim.world import DIE_EXIT_CODE
 from llm_planner_interfaces.action import GrabObject, Navigate, SearchObject
 import pytest
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
@@ -102,7 +102,7 @@ def near(a, b, tolerance=0.05):
 
 def start_sim(processes, ros_node, namespace, params=None, servers=None, **kwargs):
     process = processes.start(
-        'llm_planner.sim_robot', params={**FAST, **(params or {})}, namespace=namespace,
+        'llm_planner.sim.sim_robot', params={**FAST, **(params or {})}, namespace=namespace,
         **kwargs)
     sim = Sim(process, ros_node, namespace)
     if servers is None:
@@ -366,7 +366,7 @@ def test_yaml_failures_cleared_then_die_mid_goal(ros_processes, ros_node, tmp_pa
     world.write_text(
         'robot: {x: 0.0, y: 0.0}\n'
         'failures: ["pose:silent", "navigate:reject", "grab:offline"]\n')
-    process = ros_processes.start('llm_planner.sim_robot', namespace='/sim_die', params={
+    process = ros_processes.start('llm_planner.sim.sim_robot', namespace='/sim_die', params={
         **FAST, 'world_file': str(world), 'fail': ['clear', 'navigate:die_after:0.5']})
     sim = Sim(process, ros_node, '/sim_die')
     sim.wait_ready()  # grab:offline was cleared too
@@ -383,6 +383,6 @@ def test_yaml_failures_cleared_then_die_mid_goal(ros_processes, ros_node, tmp_pa
 
 def test_bad_failure_spec_stops_start_up(ros_processes):
     process = ros_processes.start(
-        'llm_planner.sim_robot', namespace='/sim_bad', params={'fail': ['navigate:explode']})
+        'llm_planner.sim.sim_robot', namespace='/sim_bad', params={'fail': ['navigate:explode']})
     assert process.wait_for_exit(timeout=10.0) == 2
     assert "unknown kind 'explode'" in process.output()

@@ -22,7 +22,7 @@ import time
 
 from llm_planner.backends import check_gguf_file, Completion, LlamaBackend
 from llm_planner.errors import ErrorCode, PlannerError
-from llm_planner.tiny_model import main as tiny_main, tiny_vocab, write_tiny_gguf
+from llm_planner.testing.tiny_model import main as tiny_main, tiny_vocab, write_tiny_gguf
 import pytest
 
 pytest_plugins = ['fixtures_inference']

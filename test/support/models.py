@@ -15,9 +15,9 @@
 The tests' tiny random-weight GGUF models, each written once per run.
 
 ``TinyModels(folder).path(seed, vocab='bytes', chat=False)`` returns the
-path of a model written by :func:`llm_planner.tiny_model.write_tiny_gguf`
+path of a model written by :func:`llm_planner.testing.tiny_model.write_tiny_gguf`
 (``vocab='bytes'``: one token per byte) or
-:func:`llm_planner.tiny_model_bpe.write_tiny_bpe_gguf` (``'bpe'``: a
+:func:`llm_planner.testing.tiny_model_bpe.write_tiny_bpe_gguf` (``'bpe'``: a
 multi-character vocabulary), with a ChatML chat template when ``chat``. The
 same arguments give the same file: every module asking for a model shares it.
 """
@@ -51,10 +51,10 @@ class TinyModels:
         with self._lock:
             if not os.path.exists(path):
                 if vocab == 'bpe':
-                    from llm_planner.tiny_model_bpe import write_tiny_bpe_gguf
+                    from llm_planner.testing.tiny_model_bpe import write_tiny_bpe_gguf
                     write_tiny_bpe_gguf(path, seed=seed)
                 else:
-                    from llm_planner.tiny_model import write_tiny_gguf
+                    from llm_planner.testing.tiny_model import write_tiny_gguf
                     write_tiny_gguf(path, seed=seed,
                                     chat_template=CHATML_TEMPLATE if chat else None)
         return path
