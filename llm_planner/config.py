@@ -35,7 +35,6 @@ import os
 
 import yaml
 
-BACKENDS = ('llama', 'http')
 MIN_N_CTX = 256
 # Upper bounds: a value past them is refused when set, not at the next configure
 # (where n_threads 100000 or n_ctx 2**40 would crash or exhaust memory).
@@ -253,8 +252,9 @@ class PlannerConfig:
         """Raise ValueError with a clear message when a setting is out of range."""
         for f in FIELDS:
             _coerce(f, getattr(self, f.name))
-        if self.backend not in BACKENDS:
-            raise ValueError(f'backend must be one of {", ".join(BACKENDS)}, '
+        from llm_planner.backends import registry  # the backends by name
+        if self.backend not in registry.names():
+            raise ValueError(f'backend must be one of {", ".join(registry.names())}, '
                              f'got {self.backend!r}')
         if self.backend == 'llama' and not self.model_path.strip():
             raise ValueError('model_path is empty (backend llama needs a GGUF file)')
@@ -345,5 +345,5 @@ class PlannerConfig:
         return os.path.abspath(os.path.expanduser(self.model_path))
 
 
-__all__ = ['PlannerConfig', 'FIELDS', 'FIELD_NAMES', 'Field', 'BACKENDS',
+__all__ = ['PlannerConfig', 'FIELDS', 'FIELD_NAMES', 'Field',
            'default_config_dir', 'source_config_dir']

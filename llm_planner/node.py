@@ -477,7 +477,8 @@ class PlannerNode(LifecycleNode):
 
     @staticmethod
     def _model_name(config):
-        return config.model_file if config.backend == 'llama' else config.http_url
+        from llm_planner.backends import registry
+        return registry.describe(config)
 
     def _build_runtime(self, planner):
         catalog = planner.catalog

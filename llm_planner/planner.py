@@ -30,7 +30,6 @@ out of the planner has always passed the validator.
 """
 
 from dataclasses import dataclass, field
-import os
 import re
 import threading
 import time
@@ -189,27 +188,11 @@ class Planner:
         return self.config.cache_examples and self.config.num_examples > 0
 
     def _make_backend(self):
-        config = self.config
-        if config.backend == 'http':
-            from llm_planner.backends.http_backend import HttpBackend
-            return HttpBackend(config.http_url, model=config.http_model or None,
-                               connect_timeout=config.http_connect_timeout,
-                               read_timeout=config.http_read_timeout)
-        from llm_planner.backends.llama_backend import LlamaBackend
-        path = config.model_file
-        if not os.path.isfile(path):
-            raise PlannerError(ErrorCode.MODEL_UNAVAILABLE, f'model file not found: {path}')
-        state_cache = None
-        if config.kv_cache_path:
-            from llm_planner.kv_state_cache import KvStateCache
-            state_cache = KvStateCache(config.kv_cache_path, config.kv_cache_max_mb << 20)
-        return LlamaBackend(path, n_ctx=config.n_ctx, n_threads=config.n_threads or None,
-                            n_gpu_layers=config.n_gpu_layers, seed=0, verbose=False,
-                            max_batch=config.decode_batch or None, guess=plan_guess,
-                            cpu_repack=config.cpu_repack,
-                            max_segments=(len(self.prompt_builder.pool)
-                                          if self._caches_examples else 0),
-                            state_cache=state_cache)
+        """Return the backend the config names (llm_planner/backends/registry.py)."""
+        from llm_planner.backends import registry
+        return registry.create(
+            self.config, guess=plan_guess,
+            max_segments=len(self.prompt_builder.pool) if self._caches_examples else 0)
 
     def load_resources(self):
         """Load the catalog, the map, the example bank and the grammar (no model)."""

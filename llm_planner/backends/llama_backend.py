@@ -626,3 +626,25 @@ class LlamaBackend(Backend):
             )
         except Exception:  # a template jinja2 cannot compile: behave as if there were none
             return None
+
+
+def from_config(config, guess=None, max_segments=0, **hints):
+    """
+    Return the LlamaBackend a PlannerConfig asks for (the registry's ``llama``).
+
+    ``guess`` drafts (see :mod:`llm_planner.drafting`); ``max_segments``
+    examples may have their KV cached. MODEL_UNAVAILABLE when the model file
+    does not exist.
+    """
+    path = config.model_file
+    if not os.path.isfile(path):
+        raise PlannerError(ErrorCode.MODEL_UNAVAILABLE, f'model file not found: {path}')
+    state_cache = None
+    if config.kv_cache_path:
+        from llm_planner.kv_state_cache import KvStateCache
+        state_cache = KvStateCache(config.kv_cache_path, config.kv_cache_max_mb << 20)
+    return LlamaBackend(path, n_ctx=config.n_ctx, n_threads=config.n_threads or None,
+                        n_gpu_layers=config.n_gpu_layers, seed=0, verbose=False,
+                        max_batch=config.decode_batch or None, guess=guess,
+                        cpu_repack=config.cpu_repack, max_segments=max_segments,
+                        state_cache=state_cache)
