@@ -442,9 +442,10 @@ def test_memory_stays_flat_over_10_lifecycle_cycles(planner):
 
 def test_requests_during_the_load_get_not_active_at_once(ros, ros_processes,  # noqa: F811
                                                          tiny_gguf):
-    # The byte-vocabulary model takes seconds to evaluate the cached examples.
+    # The byte-vocabulary model takes seconds to evaluate the cached examples;
+    # no KV state file (an earlier test may have left one for this model).
     node = PlannerProc(ros, ros_processes, [f'model_path:={tiny_gguf}',
-                                            'num_examples:=6'], 'loading')
+                                            'num_examples:=6', "kv_cache_dir:=''"], 'loading')
     try:
         assert node.plan_client.wait_for_service(timeout_sec=30.0)
         if 'active: ready' in node.proc.output():

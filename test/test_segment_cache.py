@@ -220,8 +220,9 @@ def test_prompt_segments_concatenate_to_the_prompt():
 
 
 @pytest.fixture(scope='module')
-def byte_model(model_paths):
-    return model_paths['bytes']
+def byte_model(tiny_files):
+    # A seed whose plans for the first tasks come in one request.
+    return tiny_files.path(6)
 
 
 @pytest.mark.parametrize('num_examples', [1, 2])
