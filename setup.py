@@ -8,7 +8,7 @@ package_name = 'llm_planner'
 setup(
     name=package_name,
     version='0.1.0',
-    packages=find_packages(exclude=['test']),
+    packages=find_packages(exclude=['test', 'test.*']),
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
         ('share/' + package_name, ['package.xml']),
@@ -26,7 +26,7 @@ setup(
         'console_scripts': [
             'llm-planner = llm_planner.cli:main',
             'planner_node = llm_planner.node:main',
-            'sim_robot = llm_planner.sim_robot:main',
+            'sim_robot = llm_planner.sim.sim_robot:main',
         ],
     },
 )

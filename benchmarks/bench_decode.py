@@ -133,7 +133,7 @@ def main(argv=None):
     gbnf = build_gbnf(catalog, semantic_map, strict_places=args.strict_places)
     model = args.model
     if model == 'tiny':
-        from llm_planner.tiny_model_bpe import write_tiny_bpe_gguf
+        from llm_planner.testing.tiny_model_bpe import write_tiny_bpe_gguf
         model = write_tiny_bpe_gguf(os.path.join(tempfile.mkdtemp(), 'tiny.gguf'))
     if not os.path.exists(model):
         print(f'no model at {model} (make model)', file=sys.stderr)

@@ -246,7 +246,7 @@ def main(argv=None):
     model = args.model
     overrides = []
     if not model:
-        from llm_planner.tiny_model import write_tiny_gguf
+        from llm_planner.testing.tiny_model import write_tiny_gguf
         model = os.path.join(workdir, 'tiny.gguf')
         write_tiny_gguf(model)
         # The tiny model's vocabulary is bytes: the prompt takes ~4x the tokens
@@ -262,7 +262,7 @@ def main(argv=None):
              '-p', f'model_path:={model}'] + overrides,
             stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
     sim_log = open(os.path.join(workdir, 'sim_robot.log'), 'w')
-    sim = subprocess.Popen([sys.executable, '-m', 'llm_planner.sim_robot'], stdout=sim_log,
+    sim = subprocess.Popen([sys.executable, '-m', 'llm_planner.sim.sim_robot'], stdout=sim_log,
                            stderr=subprocess.STDOUT, env=os.environ.copy())
     caller = Caller(max(args.clients, args.burst), args.goals)
     lost = 0

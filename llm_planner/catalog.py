@@ -81,12 +81,6 @@ class Skill:
                 return arg
         return None
 
-    def signature(self):
-        """Return the signature as the prompt shows it, e.g. ``MOVE(to: LOCATION)``."""
-        params = ', '.join(f'{a.name}: {a.type}' for a in self.args)
-        ret = f': {self.returns}' if self.returns else ''
-        return f'{self.name}({params}){ret}'
-
 
 @dataclass(frozen=True)
 class RoundTrip:

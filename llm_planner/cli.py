@@ -63,7 +63,7 @@ def load_config(args):
     Return the PlannerConfig the shared options select.
 
     ``--config`` (default: the package's ``planner.yaml``), then ``--model``.
-    Raise PlannerError(MODEL_UNAVAILABLE) naming the file when it is unusable.
+    Raise PlannerError(CONFIG_INVALID) naming the file when it is unusable.
     """
     path = args.config or os.path.join(default_config_dir(), 'planner.yaml')
     try:
@@ -71,7 +71,7 @@ def load_config(args):
         if args.model:
             config = config.replace(model_path=os.path.abspath(args.model))
     except ValueError as e:
-        raise PlannerError(ErrorCode.MODEL_UNAVAILABLE, f'bad configuration: {e}') from None
+        raise PlannerError(ErrorCode.CONFIG_INVALID, f'bad configuration: {e}') from None
     return config
 
 

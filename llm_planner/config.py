@@ -35,7 +35,6 @@ import os
 
 import yaml
 
-BACKENDS = ('llama', 'http')
 MIN_N_CTX = 256
 # Upper bounds: a value past them is refused when set, not at the next configure
 # (where n_threads 100000 or n_ctx 2**40 would crash or exhaust memory).
@@ -165,34 +164,39 @@ def _coerce(f, value):
     return value
 
 
+# Each setting's default is written once, in FIELDS; the dataclass takes it from
+# there (test_config.py checks that the two list the same settings).
+_DEFAULTS = {f.name: f.default for f in FIELDS}
+
+
 @dataclass(frozen=True)
 class PlannerConfig:
-    """The planner's settings (see :data:`FIELDS` for each key's meaning)."""
+    """The planner's settings (see :data:`FIELDS` for each key's meaning and default)."""
 
-    backend: str = 'llama'
-    model_path: str = 'models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf'
-    n_ctx: int = 7168
-    n_threads: int = 0
-    n_gpu_layers: int = 0
-    cpu_repack: bool = False
-    decode_batch: int = 64
-    http_url: str = 'http://127.0.0.1:8080'
-    http_model: str = ''
-    http_connect_timeout: float = 2.0
-    http_read_timeout: float = 30.0
-    skills_file: str = 'skills.yaml'
-    locations_file: str = 'locations.yaml'
-    examples_file: str = 'examples.yaml'
-    num_examples: int = 6
-    cache_examples: bool = True
-    kv_cache_dir: str = 'auto'
-    kv_cache_max_mb: int = 1024
-    max_steps: int = 16
-    max_task_chars: int = 500
-    max_tokens: int = 256
-    planning_timeout: float = 20.0
-    strict_places: bool = False
-    check_actions: bool = True
+    backend: str = _DEFAULTS['backend']
+    model_path: str = _DEFAULTS['model_path']
+    n_ctx: int = _DEFAULTS['n_ctx']
+    n_threads: int = _DEFAULTS['n_threads']
+    n_gpu_layers: int = _DEFAULTS['n_gpu_layers']
+    cpu_repack: bool = _DEFAULTS['cpu_repack']
+    decode_batch: int = _DEFAULTS['decode_batch']
+    http_url: str = _DEFAULTS['http_url']
+    http_model: str = _DEFAULTS['http_model']
+    http_connect_timeout: float = _DEFAULTS['http_connect_timeout']
+    http_read_timeout: float = _DEFAULTS['http_read_timeout']
+    skills_file: str = _DEFAULTS['skills_file']
+    locations_file: str = _DEFAULTS['locations_file']
+    examples_file: str = _DEFAULTS['examples_file']
+    num_examples: int = _DEFAULTS['num_examples']
+    cache_examples: bool = _DEFAULTS['cache_examples']
+    kv_cache_dir: str = _DEFAULTS['kv_cache_dir']
+    kv_cache_max_mb: int = _DEFAULTS['kv_cache_max_mb']
+    max_steps: int = _DEFAULTS['max_steps']
+    max_task_chars: int = _DEFAULTS['max_task_chars']
+    max_tokens: int = _DEFAULTS['max_tokens']
+    planning_timeout: float = _DEFAULTS['planning_timeout']
+    strict_places: bool = _DEFAULTS['strict_places']
+    check_actions: bool = _DEFAULTS['check_actions']
     # Directory relative *_file paths resolve against ('' = default_config_dir()).
     config_dir: str = field(default='', compare=False)
 
@@ -248,8 +252,9 @@ class PlannerConfig:
         """Raise ValueError with a clear message when a setting is out of range."""
         for f in FIELDS:
             _coerce(f, getattr(self, f.name))
-        if self.backend not in BACKENDS:
-            raise ValueError(f'backend must be one of {", ".join(BACKENDS)}, '
+        from llm_planner.backends import registry  # the backends by name
+        if self.backend not in registry.names():
+            raise ValueError(f'backend must be one of {", ".join(registry.names())}, '
                              f'got {self.backend!r}')
         if self.backend == 'llama' and not self.model_path.strip():
             raise ValueError('model_path is empty (backend llama needs a GGUF file)')
@@ -340,5 +345,5 @@ class PlannerConfig:
         return os.path.abspath(os.path.expanduser(self.model_path))
 
 
-__all__ = ['PlannerConfig', 'FIELDS', 'FIELD_NAMES', 'Field', 'BACKENDS',
+__all__ = ['PlannerConfig', 'FIELDS', 'FIELD_NAMES', 'Field',
            'default_config_dir', 'source_config_dir']

@@ -20,7 +20,7 @@ decoding picks it. A good guess saves decoding steps (on the demo CPU a
 step costs ~50 ms for one token, ~330 ms for 32); a wrong one costs the
 batch's extra tokens (~10 ms each). The sources, all plain text functions:
 
-* :func:`lookup` (prompt lookup decoding): the longest end of the text so far
+* :func:`lookups` (prompt lookup decoding): the longest end of the text so far
   (prompt and output) that occurs earlier in it, and what followed it there,
   to the end of that line. Plans repeat the examples' patterns (a
   ``GO(to:$`` line after a GET_LOCATION line, ``GRAB(where:$`` after a SEARCH).
@@ -96,11 +96,6 @@ def lookups(text, corpus, max_chars=MAX_LOOKUP, min_chars=MIN_LOOKUP):
                 yield more
 
 
-def lookup(text, corpus, max_chars=MAX_LOOKUP, min_chars=MIN_LOOKUP):
-    """Return the first of :func:`lookups` ('' when there is none)."""
-    return next(lookups(text, corpus, max_chars, min_chars), '')
-
-
 def consensus(text, corpus):
     r"""
     Return the word every earlier occurrence of the last two lines' text is followed by.
@@ -155,7 +150,7 @@ def next_line(text, corpus):
     output, else the example nearest the task) is found, and the line after
     it is returned up to its first variable: ``GRAB(where:$`` after a SEARCH
     line, ``$`` where a new variable is assigned next. Unlike
-    :func:`lookup`, which matches text, this matches what the line does, so
+    :func:`lookups`, which matches text, this matches what the line does, so
     ``$mug = SEARCH(object_name:"mug")`` is followed like the examples'
     SEARCH lines, not like the output's latest ``")`` line.
     """
@@ -344,5 +339,4 @@ def plan_guess(text, prompt=''):
     return ''
 
 
-__all__ = ['answer_start', 'consensus', 'lookup', 'lookups', 'next_line', 'plan_guess',
-           'repeats_line']
+__all__ = ['answer_start', 'consensus', 'lookups', 'next_line', 'plan_guess', 'repeats_line']

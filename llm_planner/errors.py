@@ -11,7 +11,15 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""Error codes shared by the CLI, the plan service and the execute action."""
+"""
+Error codes shared by the CLI, the plan service and the execute action.
+
+This module is the one source of the codes: the comments of ``Plan.srv`` and
+``ExecuteTask.action``, the README's table and docs/architecture.md are
+checked against it (test/test_error_codes.py). Each interface lists the codes
+it can return: :data:`PLAN_SERVICE_CODES`, :data:`EXECUTE_ACTION_CODES`,
+:data:`CLI_PLAN_CODES`.
+"""
 
 
 class ErrorCode:
@@ -23,6 +31,8 @@ class ErrorCode:
     INVALID_PLAN = 'INVALID_PLAN'
     UNKNOWN_LOCATION = 'UNKNOWN_LOCATION'
     MODEL_UNAVAILABLE = 'MODEL_UNAVAILABLE'
+    CONFIG_INVALID = 'CONFIG_INVALID'  # a settings, skills, map or examples file is unusable
+    CONTEXT_OVERFLOW = 'CONTEXT_OVERFLOW'  # the prompt does not fit the model's context (n_ctx)
     TIMEOUT = 'TIMEOUT'
     # Node and execution
     NOT_ACTIVE = 'NOT_ACTIVE'
@@ -36,6 +46,29 @@ class ErrorCode:
     POSE_UNAVAILABLE = 'POSE_UNAVAILABLE'
     SHUTDOWN = 'SHUTDOWN'  # the node stopped (SIGINT, SIGTERM) before the task ended
     INTERNAL_ERROR = 'INTERNAL_ERROR'
+
+
+ALL_CODES = tuple(value for name, value in vars(ErrorCode).items() if name.isupper())
+
+# What Planner.plan can raise once the planner is loaded (the node loads it at
+# configure: a bad file or model then leaves the node unconfigured, NOT_ACTIVE).
+PLANNING_CODES = (
+    ErrorCode.INVALID_TASK, ErrorCode.UNSUPPORTED_TASK, ErrorCode.INVALID_PLAN,
+    ErrorCode.UNKNOWN_LOCATION, ErrorCode.MODEL_UNAVAILABLE, ErrorCode.CONTEXT_OVERFLOW,
+    ErrorCode.TIMEOUT)
+
+# ~/plan (Plan.srv): planning, and the node's state and arbitration.
+PLAN_SERVICE_CODES = PLANNING_CODES + (
+    ErrorCode.NOT_ACTIVE, ErrorCode.BUSY, ErrorCode.PREEMPTED, ErrorCode.INTERNAL_ERROR)
+
+# ~/execute_task (ExecuteTask.action): the plan service's, and execution.
+EXECUTE_ACTION_CODES = PLAN_SERVICE_CODES + (
+    ErrorCode.CANCELED, ErrorCode.SHUTDOWN, ErrorCode.SERVER_UNAVAILABLE,
+    ErrorCode.GOAL_REJECTED, ErrorCode.STEP_FAILED, ErrorCode.OBJECT_NOT_FOUND,
+    ErrorCode.POSE_UNAVAILABLE)
+
+# ``llm-planner plan``: planning in-process, the files and the model loaded first.
+CLI_PLAN_CODES = PLANNING_CODES + (ErrorCode.CONFIG_INVALID, ErrorCode.INTERNAL_ERROR)
 
 
 class PlannerError(Exception):

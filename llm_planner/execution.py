@@ -195,12 +195,6 @@ class LatestPose:
             self._pose = pose
             self._stamp = stamp
 
-    def clear(self):
-        """Forget the pose."""
-        with self._lock:
-            self._pose = None
-            self._stamp = None
-
     def get(self):
         """Return ``(pose, age_seconds)``, or ``(None, None)`` before the first pose."""
         with self._lock:

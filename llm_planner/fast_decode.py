@@ -295,7 +295,7 @@ class _Session:
         if not prompt_tokens:
             raise PlannerError(ErrorCode.INVALID_TASK, 'empty prompt')
         if len(prompt_tokens) >= self.n_ctx:
-            raise PlannerError(ErrorCode.INVALID_TASK, 'the prompt does not fit the context')
+            raise PlannerError(ErrorCode.CONTEXT_OVERFLOW, 'the prompt does not fit the context')
         llama = self.llama
         cached = llama.input_ids[:llama.n_tokens]
         n = min(len(cached), len(prompt_tokens))
@@ -373,7 +373,7 @@ class FastGrammarDecoder:
         ``jump_forward`` drafts (forced text, then guesses); ``guess(text,
         prompt)`` returns a guess of what follows the text generated so far
         ('' for none), e.g. :func:`llm_planner.drafting.plan_guess`; ``lookup`` adds
-        prompt lookup (:func:`llm_planner.drafting.lookup`); ``max_candidates`` is how
+        prompt lookup (:func:`llm_planner.drafting.lookups`); ``max_candidates`` is how
         many top tokens are checked one by one before masking the whole
         vocabulary. None of these changes the output.
 

@@ -362,11 +362,6 @@ class GrammarMatcher:
         self._allowed_cache = {}
         self._start = self._closure((self._nfa.start,))
 
-    @property
-    def n_nodes(self):
-        """Return the number of NFA nodes (a size figure)."""
-        return len(self._nfa.kind)
-
     def _closure(self, nodes):
         kind, succ = self._nfa.kind, self._nfa.succ
         seen, out, todo = set(), set(), list(nodes)

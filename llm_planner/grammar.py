@@ -23,10 +23,7 @@ UNKNOWN_LOCATION, instead of being forced onto the nearest known place.
 """
 
 from llm_planner.catalog import LOCATION, STRING, VALUES_LOCATIONS
-from llm_planner.program import REFUSAL
-
-MAX_LITERAL = 48
-MAX_VAR = 24
+from llm_planner.program import MAX_LITERAL, MAX_VAR, REFUSAL
 
 
 def gbnf_literal(text):

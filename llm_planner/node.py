@@ -446,8 +446,8 @@ class PlannerNode(LifecycleNode):
         except Exception as e:  # noqa: BLE001 - any failure leaves the node unconfigured
             if isinstance(e, PlannerError):
                 reason = f'{e.code}: {e.message}'
-            elif isinstance(e, (ValueError, BindingError)):
-                reason = str(e)
+            elif isinstance(e, (ValueError, BindingError)):  # a parameter or a binding
+                reason = f'{ErrorCode.CONFIG_INVALID}: {e}'
             else:
                 reason = f'{type(e).__name__}: {e}'
             if planner is not None:
@@ -477,7 +477,8 @@ class PlannerNode(LifecycleNode):
 
     @staticmethod
     def _model_name(config):
-        return config.model_file if config.backend == 'llama' else config.http_url
+        from llm_planner.backends import registry
+        return registry.describe(config)
 
     def _build_runtime(self, planner):
         catalog = planner.catalog

@@ -30,7 +30,6 @@ out of the planner has always passed the validator.
 """
 
 from dataclasses import dataclass, field
-import os
 import re
 import threading
 import time
@@ -190,27 +189,11 @@ class Planner:
         return self.config.cache_examples and self.config.num_examples > 0
 
     def _make_backend(self):
-        config = self.config
-        if config.backend == 'http':
-            from llm_planner.backends.http_backend import HttpBackend
-            return HttpBackend(config.http_url, model=config.http_model or None,
-                               connect_timeout=config.http_connect_timeout,
-                               read_timeout=config.http_read_timeout)
-        from llm_planner.backends.llama_backend import LlamaBackend
-        path = config.model_file
-        if not os.path.isfile(path):
-            raise PlannerError(ErrorCode.MODEL_UNAVAILABLE, f'model file not found: {path}')
-        state_cache = None
-        if config.kv_cache_path:
-            from llm_planner.kv_state_cache import KvStateCache
-            state_cache = KvStateCache(config.kv_cache_path, config.kv_cache_max_mb << 20)
-        return LlamaBackend(path, n_ctx=config.n_ctx, n_threads=config.n_threads or None,
-                            n_gpu_layers=config.n_gpu_layers, seed=0, verbose=False,
-                            max_batch=config.decode_batch or None, guess=plan_guess,
-                            cpu_repack=config.cpu_repack,
-                            max_segments=(len(self.prompt_builder.pool)
-                                          if self._caches_examples else 0),
-                            state_cache=state_cache)
+        """Return the backend the config names (llm_planner/backends/registry.py)."""
+        from llm_planner.backends import registry
+        return registry.create(
+            self.config, guess=plan_guess,
+            max_segments=len(self.prompt_builder.pool) if self._caches_examples else 0)
 
     def load_resources(self):
         """Load the catalog, the map, the example bank and the grammar (no model)."""
@@ -220,7 +203,7 @@ class Planner:
             semantic_map = SemanticMap.load(config.locations_path)
             examples = load_examples(config.examples_path)
         except (CatalogError, MapError, ExampleError) as e:
-            raise PlannerError(ErrorCode.MODEL_UNAVAILABLE, f'bad configuration: {e}') from e
+            raise PlannerError(ErrorCode.CONFIG_INVALID, f'bad configuration: {e}') from e
         self.catalog, self.semantic_map, self.examples = catalog, semantic_map, examples
         answer = AnswerFormat(catalog, config.check_actions)
         self.answer_format = answer
@@ -259,8 +242,9 @@ class Planner:
         """
         Load everything and warm the backend on the fixed prompt prefix.
 
-        Return the seconds it took. Raise PlannerError(MODEL_UNAVAILABLE) when
-        a config file or the model cannot be used.
+        Return the seconds it took. Raise PlannerError: CONFIG_INVALID when a
+        config file cannot be used, MODEL_UNAVAILABLE when the model cannot be,
+        CONTEXT_OVERFLOW when the prompt prefix does not fit ``n_ctx``.
         """
         with self._lock:
             start = time.monotonic()
@@ -315,10 +299,6 @@ class Planner:
 
     # --- planning -----------------------------------------------------------
 
-    def check_task(self, task):
-        """Return the folded task, or raise PlannerError(INVALID_TASK)."""
-        return check_task(task, self.config.max_task_chars)
-
     def build_prompt(self, task):
         """Return the whole prompt for a (checked) task."""
         if self.prompt_builder is None:
@@ -330,7 +310,8 @@ class Planner:
         Return a PlanResult for ``task``, or raise PlannerError.
 
         Codes: INVALID_TASK (bad input), UNSUPPORTED_TASK (an action no skill
-        does, or an injection), INVALID_PLAN, UNKNOWN_LOCATION, TIMEOUT, MODEL_UNAVAILABLE. A
+        does, or an injection), INVALID_PLAN, UNKNOWN_LOCATION, TIMEOUT, MODEL_UNAVAILABLE,
+        CONTEXT_OVERFLOW (and CONFIG_INVALID when it has to load first). A
         raised error carries ``raw_output``, ``planning_time`` and
         ``tokens_generated`` attributes when the model was run.
         """

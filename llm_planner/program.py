@@ -34,7 +34,11 @@ REFUSAL = 'ERROR'
 MAX_PROGRAM_CHARS = 8000
 MAX_LINES = 64
 
-VAR_RE = re.compile(r'^\$[A-Za-z_][A-Za-z0-9_]{0,39}$')
+# Limits of the plan language, one each for the grammar the model decodes
+# under and for the validator (test_validator.py checks that they agree).
+MAX_LITERAL = 48  # characters of a quoted literal
+MAX_VAR = 24  # characters of a variable's name, without the '$'
+VAR_RE = re.compile(rf'^\$[A-Za-z_][A-Za-z0-9_]{{0,{MAX_VAR - 1}}}$')
 _HEAD_RE = re.compile(
     r'^(?:(?P<var>\$[A-Za-z_][A-Za-z0-9_]*)\s*=\s*)?(?P<fn>[A-Za-z_][A-Za-z0-9_]*)\s*\(')
 _ARG_NAME_RE = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*:\s*')

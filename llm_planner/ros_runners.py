@@ -58,7 +58,7 @@ from action_msgs.msg import GoalStatus
 from geometry_msgs.msg import Pose as PoseMsg
 from geometry_msgs.msg import PoseStamped, PoseWithCovarianceStamped
 from llm_planner.catalog import LOCATION, STRING
-from llm_planner.errors import ErrorCode, PlannerError
+from llm_planner.errors import ErrorCode, EXECUTE_ACTION_CODES, PlannerError
 from llm_planner.execution import KIND_ACTION, Pose
 from rclpy.action import ActionClient
 from rclpy.qos import QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
@@ -200,10 +200,6 @@ class Waits:
             if cancel is not None:
                 cancel.remove_callback(wait.wake)
         return outcome() or TIMEOUT
-
-    async def sleep(self, seconds):
-        """Sleep ``seconds`` without holding a thread."""
-        await self.wait((), seconds)
 
     async def until(self, predicate, timeout, cancel=None, period=TICK_PERIOD):
         """Poll ``predicate()`` each ``period`` until true (DONE), cancel or timeout."""
@@ -405,7 +401,7 @@ class ActionBinding:
                 raise BindingError(f'{where}.result: {skill.name} returns a STRING; name a '
                                    f'string Result field')
         self.failure_code = run.get('failure_code', ErrorCode.STEP_FAILED)
-        if not isinstance(self.failure_code, str) or not hasattr(ErrorCode, self.failure_code):
+        if self.failure_code not in EXECUTE_ACTION_CODES:  # a code the action can return
             raise BindingError(f'{where}.failure_code: {self.failure_code!r} is not an error code')
 
     @staticmethod
@@ -561,11 +557,6 @@ class ActionRunner:
         for client in self._clients.values():
             client.destroy()
         self._clients = {}
-
-    def client(self, skill_name):
-        """Return the ActionClient that runs ``skill_name``."""
-        binding = self.bindings[skill_name]
-        return self._clients[(binding.type_name, binding.server)]
 
     def _fail(self, code, call, binding, text):
         return PlannerError(code, f'{binding.server} ({binding.type_name}): {text}')

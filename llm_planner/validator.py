@@ -21,10 +21,9 @@ assigned before use with the right type, and every place is on the map.
 
 from llm_planner.catalog import LOCATION, STRING, VALUES_LOCATIONS
 from llm_planner.errors import ErrorCode, PlannerError
-from llm_planner.program import is_variable, VAR_RE
+from llm_planner.program import is_variable, MAX_LITERAL, VAR_RE
 
 DEFAULT_MAX_STEPS = 16
-MAX_LITERAL_CHARS = 200
 
 
 def _invalid(index, step, message):
@@ -67,9 +66,9 @@ def validate(steps, catalog, semantic_map=None, max_steps=DEFAULT_MAX_STEPS):
             if arg.type == LOCATION:
                 raise _invalid(index, step, f'{name} needs a LOCATION variable, '
                                             f'not the literal {value!r}')
-            if not value.strip() or len(value) > MAX_LITERAL_CHARS:
+            if not value.strip() or len(value) > MAX_LITERAL:
                 raise _invalid(index, step, f'{name} needs a non-empty text of at most '
-                                            f'{MAX_LITERAL_CHARS} characters')
+                                            f'{MAX_LITERAL} characters')
             if arg.values == VALUES_LOCATIONS and semantic_map is not None:
                 if semantic_map.resolve(value) is None:
                     known = ', '.join(semantic_map.names)

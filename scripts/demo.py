@@ -95,7 +95,7 @@ def start_nodes(args, log_dir):
     print('demo: planner_node and sim_robot as two processes'
           + ('' if not args.launch else ' (ros2 launch is not installed)'))
     robot, _ = start('sim_robot', [
-        sys.executable, '-m', 'llm_planner.sim_robot', '--ros-args',
+        sys.executable, '-m', 'llm_planner.sim.sim_robot', '--ros-args',
         '-p', f'world_file:={args.world_file}'], log_dir,
         echo=lambda line: GOAL_LINE.search(line) is not None)
     planner, log = start('planner', [

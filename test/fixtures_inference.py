@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 """
-Shared fixtures of the inference tests: tiny GGUF models and a model server.
+Shared fixtures of the inference tests: a model server (the tiny models are in conftest.py).
 
 Test modules load them with ``pytest_plugins = ['fixtures_inference']``.
 """
@@ -26,43 +26,9 @@ import threading
 import time
 import urllib.request
 
-from llm_planner.tiny_model import write_tiny_gguf
 import pytest
 
 SERVER_START_TIMEOUT = 90.0
-
-CHATML_TEMPLATE = (
-    '{% for message in messages %}'
-    '{{ "<|im_start|>" + message["role"] + "\\n" + message["content"] + "<|im_end|>\\n" }}'
-    '{% endfor %}'
-    '{% if add_generation_prompt %}{{ "<|im_start|>assistant\\n" }}{% endif %}'
-)
-
-
-@pytest.fixture(scope='session')
-def tiny_model_dir(tmp_path_factory):
-    """Return a session-wide folder holding the tiny models."""
-    return tmp_path_factory.mktemp('tiny_models')
-
-
-@pytest.fixture(scope='session')
-def tiny_gguf(tiny_model_dir):
-    """Return the path of a tiny random llama GGUF (seed 0, no chat template)."""
-    return str(write_tiny_gguf(tiny_model_dir / 'tiny-seed0.gguf', seed=0))
-
-
-@pytest.fixture(scope='session')
-def tiny_gguf_seeds(tiny_model_dir):
-    """Return {seed: path} for tiny models of a few different seeds."""
-    return {seed: str(write_tiny_gguf(tiny_model_dir / f'tiny-seed{seed}.gguf', seed=seed))
-            for seed in (0, 1, 2)}
-
-
-@pytest.fixture(scope='session')
-def tiny_gguf_chat(tiny_model_dir):
-    """Return the path of a tiny GGUF carrying a ChatML chat template."""
-    return str(write_tiny_gguf(tiny_model_dir / 'tiny-chat.gguf', seed=3,
-                               chat_template=CHATML_TEMPLATE))
 
 
 def free_port():

@@ -83,7 +83,7 @@ def probe_model(workdir, catalog, task, max_steps, accept, seeds=range(16)):
     """
     from llm_planner.config import PlannerConfig
     from llm_planner.planner import Planner
-    from llm_planner.tiny_model import write_tiny_gguf
+    from llm_planner.testing.tiny_model import write_tiny_gguf
     tried = []
     for seed in seeds:
         path = str(write_tiny_gguf(os.path.join(workdir, f'tiny-seed{seed}.gguf'), seed=seed))

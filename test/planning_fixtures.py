@@ -28,18 +28,10 @@ from llm_planner.catalog import SkillCatalog
 from llm_planner.config import PlannerConfig
 from llm_planner.prompt import load_examples
 from llm_planner.semantic_map import SemanticMap
-from llm_planner.tiny_model import write_tiny_gguf
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 CONFIG_DIR = os.path.join(REPO, 'config')
-
-CHATML_TEMPLATE = (
-    '{% for message in messages %}'
-    '{{ "<|im_start|>" + message["role"] + "\\n" + message["content"] + "<|im_end|>\\n" }}'
-    '{% endfor %}'
-    '{% if add_generation_prompt %}{{ "<|im_start|>assistant\\n" }}{% endif %}'
-)
 
 # Varied tasks for the tiny-model runs (the random model ignores their meaning,
 # but they change the prompt, hence what it writes).
@@ -96,37 +88,6 @@ def tiny_config():
 def planning_tasks():
     """Return varied tasks for the tiny-model runs."""
     return list(TASKS)
-
-
-@pytest.fixture(scope='session')
-def planning_model_dir(tmp_path_factory):
-    """Return a session-wide folder for the planning tests' tiny models."""
-    return tmp_path_factory.mktemp('planning_models')
-
-
-# Seeds whose random weights write different kinds of answers under the
-# planner's grammar (several plans, one-line plans, unknown places, refusals).
-TINY_SEEDS = (2, 4, 5, 6, 7)
-
-
-@pytest.fixture(scope='session')
-def tiny_models(planning_model_dir):
-    """Return the paths of tiny GGUFs of several seeds (they write different answers)."""
-    return [str(write_tiny_gguf(planning_model_dir / f'tiny-seed{s}.gguf', seed=s))
-            for s in TINY_SEEDS]
-
-
-@pytest.fixture(scope='session')
-def tiny_model(tiny_models):
-    """Return the path of a tiny random GGUF (no chat template) that writes plans."""
-    return tiny_models[0]
-
-
-@pytest.fixture(scope='session')
-def tiny_chat_model(planning_model_dir):
-    """Return the path of a tiny GGUF with a ChatML chat template."""
-    return str(write_tiny_gguf(planning_model_dir / 'tiny-chat.gguf', seed=5,
-                               chat_template=CHATML_TEMPLATE))
 
 
 @pytest.fixture

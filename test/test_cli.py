@@ -92,10 +92,10 @@ def test_missing_model_and_bad_config(tmp_path, tiny_config_file):
     rc, out, _ = run_cli(['plan', '--config', str(bad), '--format', 'json', 'Go'])
     assert rc == 1
     data = json.loads(out)
-    assert data['error'] == 'MODEL_UNAVAILABLE' and 'bad.yaml' in data['message']
+    assert data['error'] == 'CONFIG_INVALID' and 'bad.yaml' in data['message']
     bad.write_text('llm_planner: {ros__parameters: {backend: gpu}}')
     rc, _, err = run_cli(['plan', '--config', str(bad), 'Go'])
-    assert rc == 1 and 'MODEL_UNAVAILABLE' in err and 'backend' in err
+    assert rc == 1 and 'CONFIG_INVALID' in err and 'backend' in err
 
 
 @pytest.mark.parametrize('args', [[], ['plan'], ['plan', '--format', 'xml', 'go'],

@@ -33,7 +33,7 @@ import sys
 import pytest
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
-from ros_test_utils import unique, wait_until
+from support.ros_utils import unique, wait_until
 # The PATROL node and its tiny model, shared with test_node.py.
 from test_node import (  # noqa: F401 - fixtures
     NAVIGATE_RUN, patrol_model, PlannerProc, ros, workdir, write_catalog)
@@ -62,7 +62,7 @@ class Patrol:
     def __init__(self, ros_node, processes, workdir, model):  # noqa: F811
         self.server = unique('navigate')
         self.sim_name = unique('sim_robot')
-        self.sim = processes.start('llm_planner.sim_robot', {
+        self.sim = processes.start('llm_planner.sim.sim_robot', {
             'navigate_action_name': self.server, 'pose_topic': unique('pose')},
             node_name=self.sim_name, name='sim')
         self.sim.wait_for_output('READY', 30.0)

@@ -33,8 +33,10 @@ def test_fields_match_the_dataclass_and_its_defaults():
     names = tuple(f.name for f in dataclasses.fields(PlannerConfig) if f.name != 'config_dir')
     assert names == FIELD_NAMES
     defaults = PlannerConfig()
+    types = {f.name: f.type for f in dataclasses.fields(PlannerConfig)}
     for f in FIELDS:
         assert getattr(defaults, f.name) == f.default, f.name
+        assert types[f.name] is f.type, f.name
         assert isinstance(f.default, f.type), f.name
         assert f.description
 

@@ -21,8 +21,8 @@ copyright line and the Apache-2.0 license notice at the top of each file.
 
 import re
 
-from lint_paths import python_files
 import pytest
+from support.lint_paths import python_files
 
 COPYRIGHT_RE = re.compile(r'^# Copyright \d{4}(-\d{4})? .+$', re.M)
 LICENSE_LINE = '# Licensed under the Apache License, Version 2.0 (the "License");'

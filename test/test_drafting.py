@@ -14,8 +14,14 @@
 """Drafts for speculative decoding: prompt lookup and plan-language guesses."""
 
 from llm_planner.drafting import (
-    answer_start, consensus, lookup, next_line, plan_guess, repeats_line)
+    answer_start, consensus, lookups, next_line, plan_guess, repeats_line)
 import pytest
+
+
+def lookup(text, corpus):
+    """Return the first draft prompt lookup finds ('' when none)."""
+    return next(lookups(text, corpus), '')
+
 
 PROMPT = ('<|im_start|>user\nGo to the kitchen<|im_end|>\n<|im_start|>assistant\n'
           'OK\n$kitchen = GET_LOCATION(location_name:"kitchen")\nGO(to:$kitchen)<|im_end|>\n'

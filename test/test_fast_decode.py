@@ -31,15 +31,13 @@ import os
 import llama_cpp
 from llm_planner import fast_decode
 from llm_planner.catalog import SkillCatalog
-from llm_planner.drafting import lookup, plan_guess
+from llm_planner.drafting import lookups, plan_guess
 from llm_planner.errors import ErrorCode, PlannerError
 from llm_planner.fast_decode import FastGrammarDecoder, plain_greedy_decode
 from llm_planner.gbnf_nfa import GrammarMatcher
 from llm_planner.grammar import build_gbnf
 from llm_planner.program import parse_program
 from llm_planner.semantic_map import SemanticMap
-from llm_planner.tiny_model import write_tiny_gguf
-from llm_planner.tiny_model_bpe import write_tiny_bpe_gguf
 import numpy as np
 import pytest
 
@@ -86,13 +84,9 @@ def plan_grammar(strict_places):
 
 
 @pytest.fixture(scope='module')
-def model_paths(tmp_path_factory):
-    folder = tmp_path_factory.mktemp('fast_decode')
-    return {
-        'bytes': str(write_tiny_gguf(str(folder / 'bytes.gguf'), seed=0)),
-        'bpe': str(write_tiny_bpe_gguf(str(folder / 'bpe.gguf'), seed=0)),
-        'bpe1': str(write_tiny_bpe_gguf(str(folder / 'bpe1.gguf'), seed=1)),
-    }
+def model_paths(tiny_files):
+    return {'bytes': tiny_files.path(0), 'bpe': tiny_files.path(0, 'bpe'),
+            'bpe1': tiny_files.path(1, 'bpe')}
 
 
 @pytest.fixture(scope='module')
@@ -245,7 +239,7 @@ def test_context_full(model_paths, grammars):
     assert fast.n_forced > 0
     with pytest.raises(PlannerError) as info:
         decoder.decode([1] * n_ctx, MAX_TOKENS)
-    assert info.value.code == ErrorCode.INVALID_TASK
+    assert info.value.code == ErrorCode.CONTEXT_OVERFLOW
 
 
 def test_prefix_reuse(models, grammars):
@@ -354,7 +348,8 @@ def test_first_draft_is_the_nearest_examples_first_line(models, grammars):
     decoder = FastGrammarDecoder(models['bpe'], grammars[False], max_batch=BATCH)
     text = decoder.draft_text('', decoder.matcher.start(), prompt, 200)
     assert text.startswith('$pen = SEARCH(object_name:"')
-    assert lookup('', prompt).startswith('$office')  # what the longest match would draft
+    # what the longest match would draft
+    assert next(lookups('', prompt)).startswith('$office')
 
 
 def test_no_draft_after_a_line_ended_without_its_break(models, grammars):

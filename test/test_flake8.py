@@ -13,8 +13,8 @@
 # limitations under the License.
 
 from ament_flake8.main import main_with_errors
-from lint_paths import lint_paths
 import pytest
+from support.lint_paths import lint_paths
 
 
 @pytest.mark.flake8

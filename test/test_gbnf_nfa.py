@@ -30,8 +30,8 @@ from llm_planner.catalog import SkillCatalog
 from llm_planner.gbnf_nfa import GrammarError, GrammarMatcher, MANY, parse_gbnf
 from llm_planner.grammar import build_gbnf
 from llm_planner.semantic_map import SemanticMap
-from llm_planner.tiny_model import EOS_ID
-from llm_planner.tiny_model_bpe import write_tiny_bpe_gguf
+from llm_planner.testing.tiny_model import EOS_ID
+from llm_planner.testing.tiny_model_bpe import write_tiny_bpe_gguf
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))

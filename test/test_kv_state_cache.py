@@ -37,8 +37,6 @@ from llm_planner.grammar import build_gbnf
 from llm_planner.kv_state_cache import HEADER, KvStateCache
 from llm_planner.planner import Planner
 from llm_planner.semantic_map import SemanticMap
-from llm_planner.tiny_model import write_tiny_gguf
-from llm_planner.tiny_model_bpe import write_tiny_bpe_gguf
 import numpy as np
 import pytest
 import yaml
@@ -224,13 +222,10 @@ def test_tests_do_not_write_to_the_users_cache():
 # --- with a model ----------------------------------------------------------------
 
 @pytest.fixture(scope='module')
-def models(tmp_path_factory):
-    folder = tmp_path_factory.mktemp('kv_models')
-    return {'bytes': str(write_tiny_gguf(str(folder / 'bytes.gguf'), seed=3)),
-            'other': str(write_tiny_gguf(str(folder / 'other.gguf'), seed=4)),
+def models(tiny_files):
+    return {'bytes': tiny_files.path(3), 'other': tiny_files.path(4),
             # A seed whose random weights write plans (not refusals) under the grammar.
-            'planner': str(write_tiny_gguf(str(folder / 'planner.gguf'), seed=2)),
-            'bpe': str(write_tiny_bpe_gguf(str(folder / 'bpe.gguf'), seed=2))}
+            'planner': tiny_files.path(2), 'bpe': tiny_files.path(2, 'bpe')}
 
 
 @pytest.fixture(scope='module')

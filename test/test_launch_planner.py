@@ -42,7 +42,7 @@ from launch import LaunchDescription  # noqa: E402
 from launch.actions import IncludeLaunchDescription  # noqa: E402
 from launch.launch_description_sources import PythonLaunchDescriptionSource  # noqa: E402
 import launch_testing.actions  # noqa: E402
-from llm_planner.tiny_model import write_tiny_gguf  # noqa: E402
+from llm_planner.testing.tiny_model import write_tiny_gguf  # noqa: E402
 from llm_planner_interfaces.srv import Plan  # noqa: E402
 import rclpy  # noqa: E402
 import yaml  # noqa: E402

@@ -27,10 +27,12 @@ action servers all take part.
 import json
 import os
 import pathlib
+import queue
 import signal
+import threading
 import time
 
-from action_msgs.msg import GoalStatus
+from action_msgs.msg import GoalStatus, GoalStatusArray
 from diagnostic_msgs.msg import DiagnosticArray
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState
@@ -41,8 +43,9 @@ from llm_planner_interfaces.srv import Plan
 import pytest
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
-from ros_test_utils import unique, wait_until
+from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
 from std_msgs.msg import String
+from support.ros_utils import unique, wait_until
 import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -79,12 +82,6 @@ def workdir(tmp_path_factory):
     return tmp_path_factory.mktemp('node')
 
 
-@pytest.fixture(scope='module')
-def tiny_model(workdir):
-    from llm_planner.tiny_model import write_tiny_gguf
-    return str(write_tiny_gguf(workdir / 'tiny-seed0.gguf', seed=0))
-
-
 def write_catalog(path, run, server):
     """Write a PATROL catalog; ``server`` absolute (the node runs in a test namespace)."""
     with open(path, 'w', encoding='utf-8') as f:
@@ -93,14 +90,13 @@ def write_catalog(path, run, server):
 
 
 @pytest.fixture(scope='module')
-def patrol_model(workdir):
+def patrol_model(workdir, tiny_files):
     """Return a tiny model that plans PATROL() (not ERROR) for "patrol"."""
     from llm_planner.config import PlannerConfig
     from llm_planner.planner import Planner
-    from llm_planner.tiny_model import write_tiny_gguf
     catalog = write_catalog(workdir / 'probe.yaml', NAVIGATE_RUN, 'probe')
     for seed in range(12):
-        path = str(write_tiny_gguf(workdir / f'tiny-seed{seed}.gguf', seed=seed))
+        path = tiny_files.path(seed)
         config = PlannerConfig.from_dict({
             'model_path': path, 'skills_file': catalog, 'max_steps': 1,
             **{p.split(':=')[0]: yaml.safe_load(p.split(':=')[1]) for p in TINY_PARAMS}})
@@ -146,12 +142,12 @@ class PlannerProc:
 
     def wait_ready(self, timeout=60.0):
         m = self.proc.wait_for_output(r'active: ready|configure failed', timeout)
-        assert self.plan_client.wait_for_service(timeout_sec=20.0)
-        assert self.action.wait_for_server(timeout_sec=20.0)
         # Discovery is not symmetric: the node may not have matched this
         # process's response readers yet, and Fast DDS drops a response it
-        # cannot deliver ("failed to send response"). Let discovery settle.
-        time.sleep(1.0)
+        # cannot deliver ("failed to send response"). Both waits last until
+        # the node answers a harmless request (see RosTestNode).
+        assert self.ros.wait_for_service(self.plan_client, 20.0)
+        assert self.ros.wait_for_action_server(self.action, 20.0)
         return m.group(0)
 
     def call(self, client, request, timeout):
@@ -204,8 +200,8 @@ class PlannerProc:
 
 
 @pytest.fixture(scope='module')
-def planner(ros, module_ros_processes, tiny_model):
-    node = PlannerProc(ros, module_ros_processes, [f'model_path:={tiny_model}'], 'planner')
+def planner(ros, module_ros_processes, tiny_gguf):
+    node = PlannerProc(ros, module_ros_processes, [f'model_path:={tiny_gguf}'], 'planner')
     assert node.wait_ready() == 'active: ready', node.proc.output()
     yield node
     node.close()
@@ -295,7 +291,8 @@ def _check_configure_failure(ros, processes, model_path, name):
         assert (response.success, response.error_code) == (False, ErrorCode.NOT_ACTIVE)
         assert 'unconfigured' in response.message and 'MODEL_UNAVAILABLE' in response.message
         assert node.send_goal('go to the office') is None
-        time.sleep(1.0)
+        # Answered after the rejected goal: the node is still serving.
+        assert node.plan('go to the office').error_code == ErrorCode.NOT_ACTIVE
         assert node.proc.is_running(), log
         return errors[0]
     finally:
@@ -317,7 +314,7 @@ def test_corrupt_model_fails_configure_and_the_node_stays_up(ros, ros_processes,
 # --- execution through the node ------------------------------------------------------
 
 def start_sim(processes, **params):
-    sim = processes.start('llm_planner.sim_robot', params, node_name=unique('sim_robot'),
+    sim = processes.start('llm_planner.sim.sim_robot', params, node_name=unique('sim_robot'),
                           name='sim')
     sim.wait_for_output('READY', 30.0)
     return sim
@@ -334,6 +331,7 @@ def patrol(ros, module_ros_processes, workdir, patrol_model):
         f'model_path:={patrol_model}', f'skills_file:={catalog}', 'max_steps:=1'], 'patrol')
     node.sim = sim
     node.server = server
+    node.robot_status = robot_goal_status(ros, server)
     assert node.wait_ready() == 'active: ready', node.proc.output()
     response = node.plan('patrol')
     assert response.program == 'PATROL()', response
@@ -343,6 +341,19 @@ def patrol(ros, module_ros_processes, workdir, patrol_model):
 
 def _sim_goals(patrol):
     return [line for line in patrol.sim.output().splitlines() if f'GOAL {patrol.server} ' in line]
+
+
+def robot_goal_status(ros, server):
+    """Return the MessageLog of the goal statuses of the robot's action ``server``."""
+    qos = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE,
+                     durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
+    return ros.subscribe(GoalStatusArray, f'/{server}/_action/status', qos)
+
+
+def _wait_robot_executing(ros, statuses, timeout=30.0):
+    """Wait until the robot's server reports a goal executing (sent by the node, accepted)."""
+    return statuses.wait_for(timeout=timeout, predicate=lambda m: any(
+        s.status == GoalStatus.STATUS_EXECUTING for s in m.status_list)) is not None
 
 
 def _wait_running(patrol, feedback=None, timeout=30.0):
@@ -377,12 +388,12 @@ def test_execute_task_action(patrol):
 
 def test_plan_service_executes_and_returns_at_once(patrol):
     results = len(patrol.results())
-    start = time.monotonic()
+    goals = len(_sim_goals(patrol))
     response = patrol.plan('patrol', dry_run=False)
-    answered = time.monotonic() - start
+    # Answered before the robot's goal ended (it takes 4 s or more), whatever the CPU's speed.
+    assert len(_sim_goals(patrol)) == goals
     assert response.success, response.message
     assert response.program == 'PATROL()' and 'executing' in response.message
-    assert answered < 3.0  # the navigation itself takes 4 s or more
     assert wait_until(lambda: len(patrol.results()) > results, 30.0)
     assert patrol.results()[-1]['success'], patrol.results()[-1]
 
@@ -391,7 +402,7 @@ def test_cancel_stops_the_running_goal(patrol):
     feedback = []
     handle = patrol.send_goal('patrol', feedback)
     assert _wait_running(patrol, feedback)
-    time.sleep(0.5)
+    assert _wait_robot_executing(patrol.ros, patrol.robot_status)
     patrol.ros.wait_future(handle.cancel_goal_async(), 10.0)
     status, result = patrol.result(handle, 30.0)
     assert status == GoalStatus.STATUS_CANCELED, result
@@ -475,6 +486,7 @@ def test_stopping_the_node_cancels_the_running_goal(ros, ros_processes, workdir,
     server = unique('navigate')
     sim = start_sim(ros_processes, navigate_action_name=server, pose_topic=unique('pose'),
                     fail=['navigate:delay:30'])
+    robot_status = robot_goal_status(ros, server)
     catalog = write_catalog(workdir / 'stop.yaml', NAVIGATE_RUN, '/' + server)
     node = PlannerProc(ros, ros_processes, [
         f'model_path:={patrol_model}', f'skills_file:={catalog}', 'max_steps:=1'], 'stop')
@@ -483,7 +495,7 @@ def test_stopping_the_node_cancels_the_running_goal(ros, ros_processes, workdir,
         response = node.plan('patrol', dry_run=False)
         assert response.success, response.message
         assert _wait_running(node)
-        time.sleep(0.5)
+        assert _wait_robot_executing(ros, robot_status)
         os.killpg(node.proc.pid, signum)
         assert node.proc.wait_for_exit(10.0) == 0, node.proc.output()
         assert 'Traceback' not in node.proc.output()
@@ -493,95 +505,179 @@ def test_stopping_the_node_cancels_the_running_goal(ros, ros_processes, workdir,
         node.close()
 
 
-# --- callbacks never leave the caller without an answer ---------------------------
+# --- callbacks never leave the caller without an answer; arbitration -----------------
+#
+# A PlannerNode in this process, spun by its own executor, its planner a real
+# Planner without a model whose ``plan`` the test drives (it waits for the
+# task's gate, or raises); everything else goes through the node's public
+# interfaces over DDS: ~/plan, ~/execute_task, parameters, lifecycle.
 
-class _FakeGoalHandle:
-    def __init__(self, task):
-        from unique_identifier_msgs.msg import UUID
-        self.goal_id = UUID(uuid=list(os.urandom(16)))
-        self.request = ExecuteTask.Goal(task=task)
-        self.is_cancel_requested = False
-        self.state = None
-        self.feedback = []
+class DrivenPlanner:
+    """What the tests tell the planner: tasks to hold back, tasks entered."""
 
-    def publish_feedback(self, msg):
-        self.feedback.append(msg)
+    gates = {}  # task -> threading.Event released by the test
+    entered = None  # a queue of the tasks whose planning started
 
-    def succeed(self):
-        self.state = 'succeeded'
 
-    def abort(self):
-        self.state = 'aborted'
+def _driven_planner_class():
+    from llm_planner.backends.base import Backend
+    from llm_planner.planner import Planner, PlanResult
+    from llm_planner.program import parse_program
 
-    def canceled(self):
-        self.state = 'canceled'
+    class NoModel(Backend):
+        name = 'none'
+
+        def load(self):
+            pass
+
+        def warm(self, prefix_text):
+            pass
+
+        def complete(self, prompt, grammar, max_tokens, deadline=None):
+            raise AssertionError('the driven planner does not decode')
+
+        def chat_template_prompt(self, messages):
+            return None
+
+    class Driven(Planner):
+        def __init__(self, config):
+            super().__init__(config, backend=NoModel())
+
+        def plan(self, task):
+            DrivenPlanner.entered.put(task)
+            if task == 'explode':
+                raise RuntimeError('planner exploded')
+            gate = DrivenPlanner.gates.get(task)
+            if gate is not None and not gate.wait(60.0):
+                raise AssertionError(f'gate of {task!r} never opened')
+            steps = parse_program('$kitchen = GET_LOCATION(location_name:"kitchen")\n'
+                                  'GO(to:$kitchen)')
+            return PlanResult(steps=steps, program='GO', planning_time=0.01,
+                              tokens_generated=1, raw_output='')
+
+    DrivenPlanner.entered = queue.Queue()
+    DrivenPlanner.gates = {}
+    return Driven
 
 
 @pytest.fixture
-def local_node():
-    """Return a PlannerNode in this process (no model loaded, not spun)."""
+def driven(ros, monkeypatch):
+    """Return the in-process node (active, its GO server absent) and its clients."""
     import rclpy
-    from llm_planner.node import PlannerNode
+    from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+    import llm_planner.node as node_module
+    monkeypatch.setattr(node_module, 'Planner', _driven_planner_class())
+    ns = '/' + unique('driven')
     context = rclpy.Context()
-    rclpy.init(context=context)
-    node = PlannerNode(context=context, parameter_overrides=[])
-    yield node
-    node.shutdown()
-    node.destroy_node()
-    rclpy.try_shutdown(context=context)
+    rclpy.init(args=[], context=context)
+    # GO's server never comes: a step runs until its server_timeout, or a cancel.
+    node = node_module.PlannerNode(context=context, namespace=ns, parameter_overrides=[
+        rclpy_parameter('server_timeout', 120.0), rclpy_parameter('autostart', False)])
+    executor = MultiThreadedExecutor(num_threads=4, context=context)
+    executor.add_node(node)
+
+    def spin():
+        try:
+            executor.spin()
+        except ExternalShutdownException:
+            pass
+    thread = threading.Thread(target=spin, daemon=True)
+    thread.start()
+    try:
+        from rclpy.lifecycle import TransitionCallbackReturn
+        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+        base = f'{ns}/llm_planner'
+        node.plan_client = ros.service_client(Plan, f'{base}/plan')
+        node.action = ros.action_client(ExecuteTask, f'{base}/execute_task')
+        assert ros.wait_for_service(node.plan_client, 20.0)
+        assert ros.wait_for_action_server(node.action, 20.0)
+        yield node
+    finally:
+        node.shutdown(executor)
+        executor.shutdown(timeout_sec=5.0)
+        thread.join(5.0)
+        node.destroy_node()
+        rclpy.try_shutdown(context=context)
 
 
-def test_exceptions_in_callbacks_become_internal_error(local_node):
-    from llm_planner.execution import run_sync
-    node = local_node
-    node._active = True
+def _goal(ros, node, task):
+    """Send an ExecuteTask goal; return (handle, feedback list)."""
+    feedback = []
+    handle = ros.send_goal(node.action, ExecuteTask.Goal(task=task), 10.0,
+                           feedback_callback=lambda m: feedback.append(m.feedback))
+    assert handle.accepted
+    return handle, feedback
 
-    async def boom(task, cancel=None):
-        raise RuntimeError('planner exploded')
-    node._plan_async = boom
-    response = run_sync(node._on_plan(Plan.Request(task='go', dry_run=True), Plan.Response()))
+
+def _entered(task, timeout=30.0):
+    """Wait until the planner starts planning ``task``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if DrivenPlanner.entered.get(timeout=0.1) == task:
+                return True
+        except queue.Empty:
+            pass
+    return False
+
+
+def _running(feedback, timeout=30.0):
+    return wait_until(lambda: any(f.state == 'running' for f in feedback), timeout)
+
+
+def test_exceptions_in_callbacks_become_internal_error(ros, driven):
+    response = ros.call_service(driven.plan_client, Plan.Request(task='explode', dry_run=True))
     assert (response.success, response.error_code) == (False, ErrorCode.INTERNAL_ERROR)
     assert 'planner exploded' in response.message
-    handle = _FakeGoalHandle('go')
-    result = run_sync(node._on_execute(handle))
+    handle, _ = _goal(ros, driven, 'explode')
+    status, result = ros.get_result(handle, 30.0)
+    assert status == GoalStatus.STATUS_ABORTED
     assert (result.success, result.error_code) == (False, ErrorCode.INTERNAL_ERROR)
-    assert handle.state == 'aborted'
-    assert node._goal_tokens == {}
+    # Nothing of the failed goal is left behind: the next one runs, and cancels.
+    handle, feedback = _goal(ros, driven, 'go to the kitchen')
+    assert _running(feedback)
+    ros.wait_future(handle.cancel_goal_async(), 10.0)
+    status, result = ros.get_result(handle, 30.0)
+    assert (status, result.error_code) == (GoalStatus.STATUS_CANCELED, ErrorCode.CANCELED)
 
 
-def test_task_arbitration(local_node):
+def test_task_arbitration(ros, driven):
     """The newest task wins under preempt, whatever order planning ends in; reject: BUSY."""
-    from llm_planner.errors import PlannerError
-    from llm_planner.execution import CancelToken, ExecutionResult
-    from llm_planner.node import _Job
-    node = local_node
-    node._active = True
-
-    def job(number):
-        return _Job(number, f'task {number}', [], 'action', CancelToken())
-    first, second = node._arrive(), node._arrive()
-    b = job(second)
-    node._claim(b)  # planned first although it arrived second
-    with pytest.raises(PlannerError) as error:
-        node._claim(job(first))
-    assert error.value.code == ErrorCode.PREEMPTED
-    assert not b.cancel.is_set() and node._job is b
-    c = job(node._arrive())
-    node._claim(c)
-    assert b.cancel.reason == ErrorCode.PREEMPTED and c.previous is b and node._job is c
-    node.set_parameters([rclpy_parameter('busy_policy', 'reject')])
-    with pytest.raises(PlannerError) as error:
-        node._claim(job(node._arrive()))
-    assert error.value.code == ErrorCode.BUSY
-    node._finish(c, ExecutionResult(True))
-    assert node._job is None and c.done
-    d = job(node._arrive())
-    node._claim(d)
-    assert node._job is d
-    node._active = False
-    with pytest.raises(PlannerError) as error:
-        node._claim(job(node._arrive()))
-    assert error.value.code == ErrorCode.NOT_ACTIVE
+    DrivenPlanner.gates.update({'first': threading.Event(), 'second': threading.Event()})
+    first, _ = _goal(ros, driven, 'first')
+    assert _entered('first')  # arrived first
+    second, second_feedback = _goal(ros, driven, 'second')
+    assert _entered('second')
+    DrivenPlanner.gates['second'].set()  # planned first although it arrived second
+    assert _running(second_feedback)
+    DrivenPlanner.gates['first'].set()
+    status, result = ros.get_result(first, 30.0)
+    assert (status, result.error_code) == (GoalStatus.STATUS_ABORTED, ErrorCode.PREEMPTED)
+    assert 'arrived later' in result.message
+    # The second task was not disturbed; a newer one preempts it.
+    third, third_feedback = _goal(ros, driven, 'third')
+    status, result = ros.get_result(second, 30.0)
+    assert (status, result.error_code, result.failed_step) == (
+        GoalStatus.STATUS_ABORTED, ErrorCode.PREEMPTED, 1)
+    assert _running(third_feedback)
+    assert driven.set_parameters([rclpy_parameter('busy_policy', 'reject')])[0].successful
+    fourth, _ = _goal(ros, driven, 'fourth')
+    status, result = ros.get_result(fourth, 30.0)
+    assert (status, result.error_code) == (GoalStatus.STATUS_ABORTED, ErrorCode.BUSY)
+    response = ros.call_service(driven.plan_client, Plan.Request(task='fifth', dry_run=False))
+    assert (response.success, response.error_code) == (False, ErrorCode.BUSY)
+    ros.wait_future(third.cancel_goal_async(), 10.0)
+    status, result = ros.get_result(third, 30.0)
+    assert (status, result.error_code) == (GoalStatus.STATUS_CANCELED, ErrorCode.CANCELED)
+    # Nothing runs: the reject policy lets a task start again.
+    sixth, sixth_feedback = _goal(ros, driven, 'sixth')
+    assert _running(sixth_feedback)
+    driven.trigger_deactivate()
+    status, result = ros.get_result(sixth, 30.0)
+    assert status == GoalStatus.STATUS_ABORTED and not result.success
+    response = ros.call_service(driven.plan_client, Plan.Request(task='seventh', dry_run=True))
+    assert (response.success, response.error_code) == (False, ErrorCode.NOT_ACTIVE)
 
 
 def rclpy_parameter(name, value):

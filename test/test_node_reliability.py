@@ -39,11 +39,11 @@ from llm_planner_interfaces.action import ExecuteTask
 from llm_planner_interfaces.srv import Plan
 import pytest
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
-from ros_test_utils import unique, wait_until
+from support.ros_utils import unique, wait_until
 # Fixtures and helpers of test_node.py (imported fixtures are used by name).
 from test_node import (  # noqa: F401
-    _wait_running, NAVIGATE_RUN, patrol_model, PlannerProc, ros, start_sim, tiny_model,
-    workdir, write_catalog)
+    _wait_running, NAVIGATE_RUN, patrol_model, PlannerProc, ros, start_sim, workdir,
+    write_catalog)
 
 REPO = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 POSE_RUN = {'kind': 'pose_topic'}
@@ -63,8 +63,8 @@ def warnings_of(proc):
 
 
 @pytest.fixture(scope='module')
-def planner(ros, module_ros_processes, tiny_model):  # noqa: F811
-    node = PlannerProc(ros, module_ros_processes, [f'model_path:={tiny_model}'], 'planner')
+def planner(ros, module_ros_processes, tiny_gguf):  # noqa: F811 (ros: a fixture)
+    node = PlannerProc(ros, module_ros_processes, [f'model_path:={tiny_gguf}'], 'planner')
     assert node.wait_ready() == 'active: ready', node.proc.output()
     yield node
     node.close()
@@ -236,8 +236,8 @@ def test_20_concurrent_goals_are_all_answered(ros, ros_processes, workdir,  # no
 # --- 3. cpu_repack ------------------------------------------------------------------------
 
 def test_a_crashing_repack_is_probed_in_a_child_and_not_used(ros, ros_processes,  # noqa: F811
-                                                             tiny_model):  # noqa: F811
-    node = PlannerProc(ros, ros_processes, [f'model_path:={tiny_model}', 'cpu_repack:=true'],
+                                                             tiny_gguf):
+    node = PlannerProc(ros, ros_processes, [f'model_path:={tiny_gguf}', 'cpu_repack:=true'],
                        'repack')
     # The child process of the probe crashes as on AMX CPUs (fault injection).
     node.proc.popen.kill()
@@ -441,10 +441,11 @@ def test_memory_stays_flat_over_10_lifecycle_cycles(planner):
 # --- 8. requests during the autostart load ----------------------------------------------------
 
 def test_requests_during_the_load_get_not_active_at_once(ros, ros_processes,  # noqa: F811
-                                                         tiny_model):  # noqa: F811
-    # The byte-vocabulary model takes seconds to evaluate the cached examples.
-    node = PlannerProc(ros, ros_processes, [f'model_path:={tiny_model}',
-                                            'num_examples:=6'], 'loading')
+                                                         tiny_gguf):
+    # The byte-vocabulary model takes seconds to evaluate the cached examples;
+    # no KV state file (an earlier test may have left one for this model).
+    node = PlannerProc(ros, ros_processes, [f'model_path:={tiny_gguf}',
+                                            'num_examples:=6', "kv_cache_dir:=''"], 'loading')
     try:
         assert node.plan_client.wait_for_service(timeout_sec=30.0)
         if 'active: ready' in node.proc.output():

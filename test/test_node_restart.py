@@ -24,8 +24,7 @@ import pathlib
 
 from llm_planner.errors import ErrorCode
 from llm_planner_interfaces.srv import Plan
-import pytest
-from ros_test_utils import unique
+from support.ros_utils import unique
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PARAMS_FILE = ROOT / 'config' / 'planner.yaml'
@@ -35,12 +34,6 @@ TINY_PARAMS = {'n_ctx': 32768, 'num_examples': 2, 'max_tokens': 512, 'max_steps'
                'planning_timeout': 60.0, 'check_actions': False}
 TASKS = ['Go to the kitchen and grab a banana', 'Bring me the book from the office',
          'Cook dinner', 'Find my keys', 'Va dans la chambre', '   ']
-
-
-@pytest.fixture(scope='module')
-def tiny_model(tmp_path_factory):
-    from llm_planner.tiny_model import write_tiny_gguf
-    return str(write_tiny_gguf(tmp_path_factory.mktemp('restart') / 'tiny.gguf', seed=2))
 
 
 def run_node(ros_processes, ros_node, model, cache_dir):

@@ -13,8 +13,8 @@
 # limitations under the License.
 
 from ament_pep257.main import main
-from lint_paths import lint_paths
 import pytest
+from support.lint_paths import lint_paths
 
 
 @pytest.mark.linter

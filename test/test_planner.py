@@ -127,7 +127,7 @@ def test_bad_config_file_names_the_file(copied_config_dir, name, text):
                       backend=ScriptedBackend([]))
     with pytest.raises(PlannerError) as info:
         planner.load()
-    assert info.value.code == ErrorCode.MODEL_UNAVAILABLE
+    assert info.value.code == ErrorCode.CONFIG_INVALID
     assert name in info.value.message
 
 
@@ -472,7 +472,25 @@ def test_tiny_chat_model_uses_its_template(tiny_chat_model, tiny_config):
         assert planner.backend.chat_template_prompt([{'role': 'user', 'content': 'x'}])
         prompt = planner.build_prompt('Go to the kitchen')
         assert prompt.startswith(planner.prefix)
-        planner.plan('Go to the kitchen')
+        # The task is the last user turn of the template, the answer its assistant turn.
+        assert prompt.endswith('<|im_start|>user\nGo to the kitchen<|im_end|>\n'
+                               '<|im_start|>assistant\n')
+        result = planner.plan('Go to the kitchen')
+        assert result.steps and parse_program(result.program) == result.steps
+        validate(result.steps, planner.catalog, planner.semantic_map, max_steps=4)
+        assert result.raw_output and '<|im_end|>' not in result.raw_output
+    finally:
+        planner.close()
+
+
+def test_prompt_prefix_over_n_ctx_is_context_overflow(tiny_model, tiny_config):
+    planner = Planner(tiny_config(tiny_model, n_ctx=256, max_tokens=64))
+    try:
+        for attempt in (planner.load, lambda: planner.plan('Go to the kitchen')):
+            with pytest.raises(PlannerError) as info:
+                attempt()
+            assert info.value.code == ErrorCode.CONTEXT_OVERFLOW
+            assert 'context of 256 tokens' in info.value.message
     finally:
         planner.close()
 

@@ -46,8 +46,8 @@ from launch_fixtures import (
     LAUNCH_TOOLS_MISSING, probe_model, ros2_executable, sim_goal_lines, write_catalog,
     write_params)
 import pytest
-from ros_test_utils import wait_until
 from std_msgs.msg import String
+from support.ros_utils import wait_until
 
 ROS2 = ros2_executable()
 

@@ -37,7 +37,7 @@ from llm_planner.ros_runners import (
 from llm_planner.semantic_map import SemanticMap
 import pytest
 from rclpy.task import Future
-from ros_test_utils import unique, wait_until
+from support.ros_utils import unique, wait_until
 import yaml
 
 CONFIG = pathlib.Path(__file__).resolve().parent.parent / 'config'
@@ -104,7 +104,7 @@ class Robot:
         params['pose_topic'] = self.pose_topic
         if fail:
             params['fail'] = list(fail)
-        self.sim = processes.start('llm_planner.sim_robot', params,
+        self.sim = processes.start('llm_planner.sim.sim_robot', params,
                                    node_name=unique('sim_robot'), name='sim')
         self.sim.wait_for_output('READY', 30.0)
         self.ros = ros

@@ -32,8 +32,6 @@ from llm_planner.grammar import build_gbnf
 from llm_planner.planner import Planner
 from llm_planner.prompt import load_examples, PromptBuilder
 from llm_planner.semantic_map import SemanticMap
-from llm_planner.tiny_model import write_tiny_gguf
-from llm_planner.tiny_model_bpe import write_tiny_bpe_gguf
 import numpy as np
 import pytest
 
@@ -61,10 +59,8 @@ def prompt(order, task):
 
 
 @pytest.fixture(scope='module')
-def model_paths(tmp_path_factory):
-    folder = tmp_path_factory.mktemp('segments')
-    return {'bytes': str(write_tiny_gguf(str(folder / 'bytes.gguf'), seed=3)),
-            'bpe': str(write_tiny_bpe_gguf(str(folder / 'bpe.gguf'), seed=2))}
+def model_paths(tiny_files):
+    return {'bytes': tiny_files.path(3), 'bpe': tiny_files.path(2, 'bpe')}
 
 
 @pytest.fixture(scope='module')
@@ -201,7 +197,7 @@ def test_the_bank_must_fit_the_context(model_paths):
     try:
         with pytest.raises(PlannerError) as info:
             backend.warm(PREFIX, segments=SEGMENTS * 3, reserve=256)
-        assert info.value.code == ErrorCode.MODEL_UNAVAILABLE
+        assert info.value.code == ErrorCode.CONTEXT_OVERFLOW
         assert 'n_ctx' in info.value.message and 'cache_examples' in info.value.message
     finally:
         backend.close()
@@ -224,8 +220,9 @@ def test_prompt_segments_concatenate_to_the_prompt():
 
 
 @pytest.fixture(scope='module')
-def byte_model(model_paths):
-    return model_paths['bytes']
+def byte_model(tiny_files):
+    # A seed whose plans for the first tasks come in one request.
+    return tiny_files.path(6)
 
 
 @pytest.mark.parametrize('num_examples', [1, 2])

@@ -23,8 +23,8 @@ import time
 
 from action_msgs.msg import GoalStatus
 from geometry_msgs.msg import PoseStamped, PoseWithCovarianceStamped
-from llm_planner.sim_robot import quaternion_to_yaw, yaw_to_quaternion
-from llm_planner.world import DIE_EXIT_CODE
+from llm_planner.sim.sim_robot import quaternion_to_yaw, yaw_to_quaternion
+from llm_planner.sim.world import DIE_EXIT_CODE
 from llm_planner_interfaces.action import GrabObject, Navigate, SearchObject
 import pytest
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
@@ -102,7 +102,7 @@ def near(a, b, tolerance=0.05):
 
 def start_sim(processes, ros_node, namespace, params=None, servers=None, **kwargs):
     process = processes.start(
-        'llm_planner.sim_robot', params={**FAST, **(params or {})}, namespace=namespace,
+        'llm_planner.sim.sim_robot', params={**FAST, **(params or {})}, namespace=namespace,
         **kwargs)
     sim = Sim(process, ros_node, namespace)
     if servers is None:
@@ -117,6 +117,14 @@ def start_sim(processes, ros_node, namespace, params=None, servers=None, **kwarg
 @pytest.fixture(scope='module')
 def sim(module_ros_processes, ros_node):
     return start_sim(module_ros_processes, ros_node, '/sim_ok')
+
+
+def next_pose(sim, count=1, timeout=5.0):
+    """Return the ``count``-th pose message published from now on."""
+    seen = len(sim.poses.messages)
+    messages = sim.poses.wait_for(seen + count, timeout)
+    assert messages is not None, f'no {count} new pose message(s) in {timeout} s'
+    return messages[seen + count - 1]
 
 
 def test_navigate_succeeds_with_feedback_and_pose(sim):
@@ -135,8 +143,7 @@ def test_navigate_succeeds_with_feedback_and_pose(sim):
     # (on the way, the robot faces where it goes).
     assert sim.poses.wait_for(predicate=lambda m: near(xy(m.pose.pose), (2.0, 1.0), 1e-6)
                               and abs(yaw_of(m.pose.pose) - 0.5) < 1e-6, timeout=3.0)
-    time.sleep(0.2)
-    last = sim.poses.last
+    last = next_pose(sim)  # and stays there
     assert last.header.frame_id == 'map'
     assert near(xy(last.pose.pose), (2.0, 1.0), 1e-6)
     assert yaw_of(last.pose.pose) == pytest.approx(0.5, abs=1e-6)
@@ -156,18 +163,18 @@ def test_navigate_cancel_midway(sim):
     sim.ros.wait_future(goal_handle.cancel_goal_async(), 5.0)
     status, _ = sim.ros.get_result(goal_handle, 5.0)
     assert status == GoalStatus.STATUS_CANCELED
-    time.sleep(0.3)
-    stopped = xy(sim.poses.last.pose.pose)
+    stopped = xy(next_pose(sim, 2).pose.pose)  # published after the cancel ended the goal
     assert not near(stopped, (-20.0, 0.0), 1.0), 'the robot stopped before the goal'
-    time.sleep(0.3)
-    assert near(xy(sim.poses.last.pose.pose), stopped, 1e-6), 'the robot stays put'
+    assert near(xy(next_pose(sim, 3).pose.pose), stopped, 1e-6), 'the robot stays put'
     sim.process.wait_for_output(r'GOAL navigate_to_pose pose=\(-20\.00, 0\.00.*-> CANCELED')
 
 
 def test_new_navigate_goal_preempts_running_one(sim):
-    first = sim.ros.send_goal(sim.navigate, navigate_goal(20.0, 0.0))
+    feedback = []
+    first = sim.ros.send_goal(sim.navigate, navigate_goal(20.0, 0.0),
+                              feedback_callback=feedback.append)
     assert first.accepted
-    time.sleep(0.2)
+    assert sim.ros.wait_for(lambda: feedback, timeout=3.0)  # it runs
     second = sim.go(0.0, 0.0)
     assert second.status == GoalStatus.STATUS_SUCCEEDED
     status, result = sim.ros.get_result(first, 5.0)
@@ -359,7 +366,7 @@ def test_yaml_failures_cleared_then_die_mid_goal(ros_processes, ros_node, tmp_pa
     world.write_text(
         'robot: {x: 0.0, y: 0.0}\n'
         'failures: ["pose:silent", "navigate:reject", "grab:offline"]\n')
-    process = ros_processes.start('llm_planner.sim_robot', namespace='/sim_die', params={
+    process = ros_processes.start('llm_planner.sim.sim_robot', namespace='/sim_die', params={
         **FAST, 'world_file': str(world), 'fail': ['clear', 'navigate:die_after:0.5']})
     sim = Sim(process, ros_node, '/sim_die')
     sim.wait_ready()  # grab:offline was cleared too
@@ -376,6 +383,6 @@ def test_yaml_failures_cleared_then_die_mid_goal(ros_processes, ros_node, tmp_pa
 
 def test_bad_failure_spec_stops_start_up(ros_processes):
     process = ros_processes.start(
-        'llm_planner.sim_robot', namespace='/sim_bad', params={'fail': ['navigate:explode']})
+        'llm_planner.sim.sim_robot', namespace='/sim_bad', params={'fail': ['navigate:explode']})
     assert process.wait_for_exit(timeout=10.0) == 2
     assert "unknown kind 'explode'" in process.output()

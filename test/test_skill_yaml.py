@@ -68,8 +68,8 @@ def new_catalog(config_dir):
 
 def test_catalog_has_the_new_skills(new_catalog):
     assert new_catalog.names[-2:] == ['PLACE', 'SAY']
-    assert new_catalog.get('PLACE').signature() == 'PLACE(where: LOCATION)'
-    assert new_catalog.get('SAY').signature() == 'SAY(text: STRING)'
+    assert [(a.name, a.type) for a in new_catalog.get('PLACE').args] == [('where', 'LOCATION')]
+    assert [(a.name, a.type) for a in new_catalog.get('SAY').args] == [('text', 'STRING')]
 
 
 def test_prompt_lists_the_new_skills(new_catalog, semantic_map, examples):
@@ -176,7 +176,10 @@ def test_tiny_model_plans_with_the_new_catalog(tiny_models, tiny_config, config_
                 try:
                     result = planner.plan(task)
                 except PlannerError as e:
-                    assert e.code == ErrorCode.UNSUPPORTED_TASK, (task, e)
+                    # INVALID_PLAN: a literal of bytes that are not UTF-8 (see
+                    # test_tiny_model_plans_always_validate in test_grammar.py).
+                    assert e.code == ErrorCode.UNSUPPORTED_TASK or (
+                        e.code == ErrorCode.INVALID_PLAN and '\ufffd' in e.raw_output), (task, e)
                     continue
                 validate(result.steps, planner.catalog, planner.semantic_map, max_steps=4)
                 used.update(step.function for step in result.steps)

@@ -22,7 +22,7 @@ import time
 
 from llm_planner.backends import check_gguf_file, Completion, LlamaBackend
 from llm_planner.errors import ErrorCode, PlannerError
-from llm_planner.tiny_model import main as tiny_main, tiny_vocab, write_tiny_gguf
+from llm_planner.testing.tiny_model import main as tiny_main, tiny_vocab, write_tiny_gguf
 import pytest
 
 pytest_plugins = ['fixtures_inference']
@@ -199,8 +199,22 @@ def test_prompt_longer_than_the_context_is_refused(tiny_gguf):
     try:
         with pytest.raises(PlannerError) as e:
             b.complete('word ' * 100, GO_GRAMMAR, 8)
-        assert e.value.code == ErrorCode.INVALID_TASK
+        assert e.value.code == ErrorCode.CONTEXT_OVERFLOW
+        assert 'does not fit the context' in e.value.message
         assert GO_RE.fullmatch(b.complete('short', GO_GRAMMAR, 16).text)
+    finally:
+        b.close()
+
+
+def test_prefix_longer_than_the_context_is_refused(tiny_gguf):
+    b = backend(tiny_gguf, n_ctx=64)
+    try:
+        with pytest.raises(PlannerError) as e:
+            b.warm('word ' * 100)
+        assert e.value.code == ErrorCode.CONTEXT_OVERFLOW
+        assert 'prefix' in e.value.message and 'does not fit the context' in e.value.message
+        b.warm('short')
+        assert GO_RE.fullmatch(b.complete('short and more', GO_GRAMMAR, 16).text)
     finally:
         b.close()
 

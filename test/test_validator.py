@@ -17,7 +17,9 @@ import os
 
 from llm_planner.catalog import SkillCatalog
 from llm_planner.errors import ErrorCode, PlannerError
-from llm_planner.program import format_program, parse_program
+from llm_planner.gbnf_nfa import GrammarMatcher
+from llm_planner.grammar import build_gbnf
+from llm_planner.program import format_program, MAX_LITERAL, MAX_VAR, parse_program
 from llm_planner.semantic_map import SemanticMap
 from llm_planner.validator import tidy, validate
 import pytest
@@ -151,15 +153,41 @@ def test_too_many_steps(catalog, semantic_map):
 def test_empty_or_blank_literal(catalog, semantic_map):
     err = refusal('$x = SEARCH(object_name:"  ")', catalog, semantic_map)
     assert err.code == ErrorCode.INVALID_PLAN
-    err = refusal('$x = SEARCH(object_name:"' + 'a' * 201 + '")', catalog, semantic_map)
+    err = refusal('$x = SEARCH(object_name:"' + 'a' * (MAX_LITERAL + 1) + '")', catalog,
+                  semantic_map)
     assert err.code == ErrorCode.INVALID_PLAN
 
 
 def test_bad_variable_name(catalog, semantic_map):
-    # The parser admits long names; the validator keeps them to 40 characters.
-    err = refusal('$' + 'a' * 41 + ' = GET_CURRENT_LOCATION()', catalog, semantic_map)
+    # The parser admits long names; the validator keeps them to MAX_VAR characters.
+    err = refusal('$' + 'a' * (MAX_VAR + 1) + ' = GET_CURRENT_LOCATION()', catalog, semantic_map)
     assert err.code == ErrorCode.INVALID_PLAN
     assert 'bad variable name' in err.message
+
+
+@pytest.mark.parametrize('length', [MAX_LITERAL - 1, MAX_LITERAL, MAX_LITERAL + 1])
+def test_grammar_and_validator_agree_on_literals(catalog, semantic_map, length):
+    text = '$x = SEARCH(object_name:"' + 'a' * length + '")'
+    matcher = GrammarMatcher(build_gbnf(catalog, semantic_map))
+    assert matcher.fullmatch(text) == validates(text, catalog, semantic_map) == (
+        length <= MAX_LITERAL)
+
+
+@pytest.mark.parametrize('length', [MAX_VAR - 1, MAX_VAR, MAX_VAR + 1])
+def test_grammar_and_validator_agree_on_variable_names(catalog, semantic_map, length):
+    text = '$' + 'a' * length + ' = GET_CURRENT_LOCATION()'
+    matcher = GrammarMatcher(build_gbnf(catalog, semantic_map))
+    assert matcher.fullmatch(text) == validates(text, catalog, semantic_map) == (
+        length <= MAX_VAR)
+
+
+def validates(text, catalog, semantic_map):
+    """Return whether ``text`` passes the validator."""
+    try:
+        validate(parse_program(text), catalog, semantic_map)
+    except PlannerError:
+        return False
+    return True
 
 
 def test_unknown_location(catalog, semantic_map):

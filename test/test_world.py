@@ -11,14 +11,14 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""Unit tests of llm_planner.world: world YAML parsing and failure specs."""
+"""Unit tests of llm_planner.sim.world: world YAML parsing and failure specs."""
 
 import math
 import os
 
-from llm_planner.world import (
+from llm_planner.sim.world import (
     apply_failure, default_world_file, DIE_EXIT_CODE, Failures, load_world, parse_failures,
-    Pose2D, world_from_dict, WorldError)
+    Pose2D, SERVERS, world_from_dict, WorldError)
 import pytest
 import yaml
 
@@ -154,7 +154,7 @@ def test_missing_world_file(tmp_path):
 def test_world_yaml_failures_are_applied(tmp_path):
     path = write(tmp_path, yaml.safe_dump({'failures': ['navigate:reject', 'pose:silent']}))
     world = load_world(path)
-    assert world.failures.navigate.reject and world.failures.pose.silent
+    assert world.failures.server('navigate').reject and world.failures.pose.silent
     assert world.failures.describe() == ['navigate:reject', 'pose:silent']
 
 
@@ -171,10 +171,11 @@ def test_server_failures():
     failures = parse_failures([
         'navigate:reject', 'grab:offline', 'search:slow:2.5', 'grab:delay:1.5',
         'navigate:die_after:0.5', ' Search : Reject '])
-    assert failures.navigate.reject and not failures.navigate.offline
-    assert failures.grab.offline and failures.grab.delay == 1.5
-    assert failures.search.slow == 2.5 and failures.search.reject
-    assert failures.navigate.die_after == 0.5 and failures.search.die_after is None
+    assert failures.server('navigate').reject and not failures.server('navigate').offline
+    assert failures.server('grab').offline and failures.server('grab').delay == 1.5
+    assert failures.server('search').slow == 2.5 and failures.server('search').reject
+    assert failures.server('navigate').die_after == 0.5
+    assert failures.server('search').die_after is None
     assert DIE_EXIT_CODE == 17
 
 
@@ -188,15 +189,16 @@ def test_server_failures():
 ])
 def test_navigate_abort_codes(spec, code, message):
     failures = parse_failures([spec])
-    assert failures.navigate.abort
-    assert failures.navigate.abort_code == code
-    assert failures.navigate.abort_message == message
+    assert failures.server('navigate').abort
+    assert failures.server('navigate').abort_code == code
+    assert failures.server('navigate').abort_message == message
 
 
 def test_search_and_grab_abort_messages():
     failures = parse_failures(['grab:abort:gripper jammed: retry', 'search:abort'])
-    assert failures.grab.abort and failures.grab.abort_message == 'gripper jammed: retry'
-    assert failures.search.abort and failures.search.abort_message == ''
+    grab = failures.server('grab')
+    assert grab.abort and grab.abort_message == 'gripper jammed: retry'
+    assert failures.server('search').abort and failures.server('search').abort_message == ''
 
 
 def test_absent_objects_leave_the_world():
@@ -217,11 +219,19 @@ def test_pose_failures():
     assert failures.pose.silent_after == 1.0
 
 
+def test_failures_hold_one_entry_per_server():
+    failures = parse_failures(['search:reject'])
+    assert set(failures.servers) == set(SERVERS)
+    assert [name for name in SERVERS if failures.server(name).reject] == ['search']
+    with pytest.raises(KeyError):
+        failures.server('fly')
+
+
 def test_later_specs_override_and_clear_resets():
     base = parse_failures(['navigate:slow:2', 'pose:silent'])
     failures = parse_failures(['navigate:slow:5.0'], base)
-    assert failures.navigate.slow == 5.0 and failures.pose.silent
-    assert base.navigate.slow == 2.0, 'the base is not modified'
+    assert failures.server('navigate').slow == 5.0 and failures.pose.silent
+    assert base.server('navigate').slow == 2.0, 'the base is not modified'
     cleared = parse_failures(['clear', 'grab:reject'], base)
     assert cleared.describe() == ['grab:reject']
     assert apply_failure(base, 'CLEAR') == Failures()

@@ -22,8 +22,8 @@ the way colcon and rosdep read it.
 from xml.dom import minidom
 
 from catkin_pkg.package import parse_package
-from lint_paths import ROOT
 import pytest
+from support.lint_paths import ROOT
 
 MANIFESTS = [ROOT / 'package.xml', ROOT / 'llm_planner_interfaces' / 'package.xml']
 

@@ -19,8 +19,14 @@ Inference backends behind one small interface (see ``base.Backend``).
 does not import llama-cpp-python; ``LlamaBackend.load()`` does.
 """
 
+from llm_planner.backends import http_backend, llama_backend
 from llm_planner.backends.base import Backend, check_gguf_file, Completion
 from llm_planner.backends.http_backend import HttpBackend
 from llm_planner.backends.llama_backend import LlamaBackend
+from llm_planner.backends.registry import register
+
+# The built-in backends (see registry.py): one line each.
+register('llama', llama_backend.from_config, describe=lambda config: config.model_file)
+register('http', http_backend.from_config, describe=lambda config: config.http_url)
 
 __all__ = ['Backend', 'Completion', 'HttpBackend', 'LlamaBackend', 'check_gguf_file']

@@ -234,3 +234,10 @@ def _snippet(body, limit=300):
         text = body
     text = ' '.join(str(text).split())
     return text if len(text) <= limit else text[:limit] + '...'
+
+
+def from_config(config, **hints):
+    """Return the HttpBackend a PlannerConfig asks for (the registry's ``http``)."""
+    return HttpBackend(config.http_url, model=config.http_model or None,
+                       connect_timeout=config.http_connect_timeout,
+                       read_timeout=config.http_read_timeout)

@@ -238,13 +238,13 @@ class LlamaBackend(Backend):
         in any choice and order (the few-shot examples): with
         ``max_segments`` set, each is evaluated once here and reused (see
         :mod:`llm_planner.segment_cache`). ``reserve`` is the context a
-        request needs besides them; MODEL_UNAVAILABLE when it does not fit.
+        request needs besides them; CONTEXT_OVERFLOW when it does not fit.
         """
         with self._lock:
             llm = self._require_loaded()
             tokens = self._tokenize(prefix_text)
             if len(tokens) >= llm.n_ctx():
-                raise PlannerError(ErrorCode.INVALID_TASK,
+                raise PlannerError(ErrorCode.CONTEXT_OVERFLOW,
                                    f'prompt prefix of {len(tokens)} tokens does not fit '
                                    f'the context of {llm.n_ctx()} tokens')
             if self._segments is not None:
@@ -261,7 +261,7 @@ class LlamaBackend(Backend):
                 seg_tokens.append(both[len(tokens):] if both[:len(tokens)] == tokens else [])
             need = len(tokens) + sum(map(len, seg_tokens)) + reserve
             if segments and need > llm.n_ctx():
-                raise PlannerError(ErrorCode.MODEL_UNAVAILABLE,
+                raise PlannerError(ErrorCode.CONTEXT_OVERFLOW,
                                    f'n_ctx {llm.n_ctx()} is too small to cache the '
                                    f'{len(segments)} examples: {need} tokens needed (raise '
                                    f'n_ctx or turn cache_examples off)')
@@ -431,7 +431,7 @@ class LlamaBackend(Backend):
         tokens = self._tokenize(prompt)
         n_ctx = llm.n_ctx()
         if len(tokens) >= n_ctx:
-            raise PlannerError(ErrorCode.INVALID_TASK,
+            raise PlannerError(ErrorCode.CONTEXT_OVERFLOW,
                                f'prompt of {len(tokens)} tokens does not fit the context of '
                                f'{n_ctx} tokens')
         max_tokens = max(1, min(int(max_tokens), n_ctx - len(tokens)))
@@ -626,3 +626,25 @@ class LlamaBackend(Backend):
             )
         except Exception:  # a template jinja2 cannot compile: behave as if there were none
             return None
+
+
+def from_config(config, guess=None, max_segments=0, **hints):
+    """
+    Return the LlamaBackend a PlannerConfig asks for (the registry's ``llama``).
+
+    ``guess`` drafts (see :mod:`llm_planner.drafting`); ``max_segments``
+    examples may have their KV cached. MODEL_UNAVAILABLE when the model file
+    does not exist.
+    """
+    path = config.model_file
+    if not os.path.isfile(path):
+        raise PlannerError(ErrorCode.MODEL_UNAVAILABLE, f'model file not found: {path}')
+    state_cache = None
+    if config.kv_cache_path:
+        from llm_planner.kv_state_cache import KvStateCache
+        state_cache = KvStateCache(config.kv_cache_path, config.kv_cache_max_mb << 20)
+    return LlamaBackend(path, n_ctx=config.n_ctx, n_threads=config.n_threads or None,
+                        n_gpu_layers=config.n_gpu_layers, seed=0, verbose=False,
+                        max_batch=config.decode_batch or None, guess=guess,
+                        cpu_repack=config.cpu_repack, max_segments=max_segments,
+                        state_cache=state_cache)

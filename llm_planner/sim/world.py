@@ -160,28 +160,28 @@ class PoseFailures:
     stale: float = 0.0
 
 
+def _no_server_failures():
+    return {name: ServerFailures() for name in SERVERS}
+
+
 @dataclass
 class Failures:
     """Every injected failure; ``Failures()`` injects none."""
 
-    navigate: ServerFailures = field(default_factory=ServerFailures)
-    search: ServerFailures = field(default_factory=ServerFailures)
-    grab: ServerFailures = field(default_factory=ServerFailures)
+    # One ServerFailures per action server, by name (SERVERS).
+    servers: dict = field(default_factory=_no_server_failures)
     pose: PoseFailures = field(default_factory=PoseFailures)
     absent_objects: frozenset = frozenset()
 
     def server(self, name):
         """Return the ``ServerFailures`` of ``navigate``, ``search`` or ``grab``."""
-        if name not in SERVERS:
-            raise KeyError(name)
-        return getattr(self, name)
+        return self.servers[name]
 
     def copy(self):
         """Return an independent copy."""
         return Failures(
-            navigate=replace(self.navigate), search=replace(self.search),
-            grab=replace(self.grab), pose=replace(self.pose),
-            absent_objects=frozenset(self.absent_objects))
+            servers={name: replace(failures) for name, failures in self.servers.items()},
+            pose=replace(self.pose), absent_objects=frozenset(self.absent_objects))
 
     def describe(self):
         """Return the active failures as a list of canonical spec strings."""
@@ -566,8 +566,8 @@ def default_world_file():
             os.path.join(get_package_share_directory('llm_planner'), 'config', 'sim_world.yaml'))
     except Exception:  # not installed, or no ament_index: use the fallback below
         pass
-    candidates.append(os.path.join(
-        os.path.dirname(os.path.dirname(os.path.realpath(__file__))), 'config', 'sim_world.yaml'))
+    source_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
+    candidates.append(os.path.join(source_root, 'config', 'sim_world.yaml'))
     for candidate in candidates:
         if os.path.isfile(candidate):
             return candidate

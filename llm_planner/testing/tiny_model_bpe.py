@@ -14,7 +14,7 @@
 r"""
 A tiny random-weight llama GGUF with a multi-character vocabulary.
 
-Like :mod:`llm_planner.tiny_model` (llama architecture, 2 layers, 64 wide,
+Like :mod:`llm_planner.testing.tiny_model` (llama architecture, 2 layers, 64 wide,
 f32, random weights) but its SentencePiece-style vocabulary has, besides
 ``<unk>``, ``<s>``, ``</s>`` and the 256 byte tokens, a few hundred
 multi-character pieces taken from the plan language and from task words
@@ -25,14 +25,14 @@ middle of forced text, which is what exercises the verify and rollback paths
 of :mod:`llm_planner.fast_decode`. Spaces are stored as U+2581 as in real
 SentencePiece vocabularies; no space is prefixed to the text.
 
-Command line: ``python -m llm_planner.tiny_model_bpe OUT.gguf [--seed N]``.
+Command line: ``python -m llm_planner.testing.tiny_model_bpe OUT.gguf [--seed N]``.
 """
 
 import argparse
 import os
 import sys
 
-from llm_planner.tiny_model import tiny_vocab, write_tiny_gguf
+from llm_planner.testing.tiny_model import tiny_vocab, write_tiny_gguf
 
 SPACE = '\u2581'
 
@@ -81,7 +81,7 @@ def write_tiny_bpe_gguf(path, seed=0, pieces=PIECES):
     Write a tiny random-weight llama GGUF with a multi-character vocab; return ``path``.
 
     ``seed`` selects the random weights (the same seed gives the same file).
-    The model is :func:`llm_planner.tiny_model.write_tiny_gguf`'s with this
+    The model is :func:`llm_planner.testing.tiny_model.write_tiny_gguf`'s with this
     vocabulary, and no space prefix added before the text.
     """
     return write_tiny_gguf(

@@ -15,7 +15,7 @@
 
 import pathlib
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
 # Folders and files holding the project's Python code (never .venv, build, install).
 SOURCE_DIRS = ('llm_planner', 'test', 'scripts', 'launch', 'eval', 'benchmarks')
 

@@ -21,7 +21,7 @@ any byte string generated. It writes in a few milliseconds, is about 450 KB,
 loads in llama.cpp in milliseconds and produces random (but, under a grammar,
 well-formed) text. It has no chat template unless one is asked for.
 
-Command line: ``python -m llm_planner.tiny_model OUT.gguf [--seed N]``.
+Command line: ``python -m llm_planner.testing.tiny_model OUT.gguf [--seed N]``.
 """
 
 import argparse

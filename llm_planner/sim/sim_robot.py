@@ -45,7 +45,7 @@ Every goal ends with one log line, e.g.::
 
 Failures (reject, abort, slow, offline, die mid-goal, silent or stale pose)
 are injected from the world YAML's ``failures`` list and the ``fail``
-parameter; the syntax is documented in ``llm_planner/world.py``. Example::
+parameter; the syntax is documented in ``llm_planner/sim/world.py``. Example::
 
     sim_robot --ros-args -p speed:=5.0 \\
         -p "fail:=['navigate:abort:TIMEOUT:no path', 'search:absent:banana']"
@@ -63,7 +63,7 @@ import threading
 import time
 
 from geometry_msgs.msg import PoseStamped, PoseWithCovarianceStamped
-from llm_planner.world import (
+from llm_planner.sim.world import (
     default_world_file, DIE_EXIT_CODE, load_world, parse_failures, Pose2D, SERVERS, WorldError)
 from llm_planner_interfaces.action import GrabObject, Navigate, SearchObject
 from rcl_interfaces.msg import ParameterDescriptor, ParameterType, SetParametersResult
@@ -90,6 +90,14 @@ SHUTDOWN = 'SHUTDOWN'
 
 _ARRIVED = 1e-6
 
+# Each action server, once: its action type, the parameter naming it and the
+# default name (relative to the node's namespace).
+SERVER_SPECS = {
+    'navigate': (Navigate, 'navigate_action_name', 'navigate_to_pose'),
+    'search': (SearchObject, 'search_action_name', 'search_object'),
+    'grab': (GrabObject, 'grab_action_name', 'grab_object'),
+}
+
 
 def yaw_to_quaternion(yaw):
     """Return ``(x, y, z, w)`` of a rotation of ``yaw`` radians about z."""
@@ -110,6 +118,20 @@ def _raw_pose(stamped):
     return f'({p.x:.2f}, {p.y:.2f}, {yaw:.2f}) in {frame}'
 
 
+class _Goal:
+    """One goal being executed: its handle, server, log label, result and failures."""
+
+    def __init__(self, robot, handle, server, label, result):
+        self.started = time.monotonic()
+        self.handle = handle
+        self.server = server
+        self.label = label
+        self.result = result
+        # The failures in force when the goal started (a later `fail` applies to later goals).
+        self.failures = robot._world.failures.server(server)
+        self.status = 'waiting'  # the feedback text of search and grab
+
+
 class SimRobot(Node):
     """Navigate / SearchObject / GrabObject servers and a pose topic over a ``World``."""
 
@@ -121,7 +143,7 @@ class SimRobot(Node):
 
         world_file = self._declare(
             'world_file', default_world_file(), 'World YAML: places, objects, start pose, '
-            'speed, failures (schema in llm_planner/world.py).')
+            'speed, failures (schema in llm_planner/sim/world.py).')
         try:
             self._world = load_world(world_file)
         except WorldError as error:
@@ -129,13 +151,9 @@ class SimRobot(Node):
             raise
         world = self._world
         names = {
-            'navigate': self._declare(
-                'navigate_action_name', 'navigate_to_pose', 'Name of the Navigate action server.'),
-            'search': self._declare(
-                'search_action_name', 'search_object', 'Name of the SearchObject action server.'),
-            'grab': self._declare(
-                'grab_action_name', 'grab_object', 'Name of the GrabObject action server.'),
-        }
+            server: self._declare(parameter, default,
+                                  f'Name of the {action_type.__name__} action server.')
+            for server, (action_type, parameter, default) in SERVER_SPECS.items()}
         self._names = names
         pose_topic = self._declare(
             'pose_topic', 'amcl_pose', 'Topic of the robot pose (PoseWithCovarianceStamped).')
@@ -163,7 +181,7 @@ class SimRobot(Node):
             'server needs the name).')
         fail = self._declare_string_array(
             'fail', 'Failures injected on top of those of the world file, e.g. '
-            '["navigate:reject", "search:absent:banana"] (syntax in llm_planner/world.py). '
+            '["navigate:reject", "search:absent:banana"] (syntax in llm_planner/sim/world.py). '
             'May be changed at run time, except :offline.')
         if pose_rate <= 0.0 or feedback_rate <= 0.0 or world.speed <= 0.0:
             raise WorldError('pose_rate, feedback_rate and speed must be > 0')
@@ -187,16 +205,16 @@ class SimRobot(Node):
 
         group = ReentrantCallbackGroup()
         self._servers = []
-        specs = {
-            'navigate': (Navigate, self._execute_navigate, self._navigate_goal,
-                         self._navigate_accepted),
-            'search': (SearchObject, self._execute_search, self._search_goal, None),
-            'grab': (GrabObject, self._execute_grab, self._grab_goal, None),
+        callbacks = {
+            'navigate': (self._execute_navigate, self._navigate_goal, self._navigate_accepted),
+            'search': (self._execute_search, self._search_goal, None),
+            'grab': (self._execute_grab, self._grab_goal, None),
         }
         for name in SERVERS:
             if self._offline[name]:
                 continue
-            action_type, execute, goal_callback, accepted = specs[name]
+            action_type = SERVER_SPECS[name][0]
+            execute, goal_callback, accepted = callbacks[name]
             options = {}
             if accepted is not None:
                 options['handle_accepted_callback'] = accepted
@@ -334,22 +352,24 @@ class SimRobot(Node):
         self.get_logger().warning(f'GOAL {self._names[server]} {label} -> REJECTED ({reason})')
         return GoalResponse.REJECT
 
+    def _accept(self, server, label):
+        """Accept a valid goal, unless ``SERVER:reject`` is injected."""
+        if self._world.failures.server(server).reject:
+            return self._reject(server, label, f'injected failure {server}:reject')
+        return GoalResponse.ACCEPT
+
     def _navigate_goal(self, request):
         target, reason = self._to_pose2d(request.pose, need_orientation=True)
         label = f'pose={_raw_pose(request.pose)}'
         if target is None:
             return self._reject('navigate', label, reason)
-        if self._world.failures.navigate.reject:
-            return self._reject('navigate', label, 'injected failure navigate:reject')
-        return GoalResponse.ACCEPT
+        return self._accept('navigate', label)
 
     def _search_goal(self, request):
         label = f'object={request.object_name!r}'
         if not request.object_name.strip():
             return self._reject('search', label, 'empty object_name')
-        if self._world.failures.search.reject:
-            return self._reject('search', label, 'injected failure search:reject')
-        return GoalResponse.ACCEPT
+        return self._accept('search', label)
 
     def _grab_goal(self, request):
         where, reason = self._to_pose2d(request.where, need_orientation=False)
@@ -358,9 +378,7 @@ class SimRobot(Node):
             return self._reject('grab', label, reason)
         if self._require_object_name and not request.object_name.strip():
             return self._reject('grab', label, 'empty object_name: say what to pick')
-        if self._world.failures.grab.reject:
-            return self._reject('grab', label, 'injected failure grab:reject')
-        return GoalResponse.ACCEPT
+        return self._accept('grab', label)
 
     def _navigate_accepted(self, goal_handle):
         # One navigation at a time: the newest goal preempts the running one.
@@ -371,19 +389,21 @@ class SimRobot(Node):
     def _cancel_goal(self, goal_handle):
         return CancelResponse.ACCEPT
 
-    # Goal execution helpers -------------------------------------------------
+    # Goal execution ---------------------------------------------------------
 
-    def _interrupted(self, goal_handle, server, failures, started):
+    def _interrupted(self, goal):
         """Return why the goal must stop now (an outcome), or None to go on."""
-        if failures.die_after is not None and time.monotonic() - started >= failures.die_after:
-            self._die(server, failures.die_after)
+        failures = goal.failures
+        if (failures.die_after is not None
+                and time.monotonic() - goal.started >= failures.die_after):
+            self._die(goal.server, failures.die_after)
         if self._stop.is_set() or not self.context.ok():
             return SHUTDOWN
-        if goal_handle.is_cancel_requested:
+        if goal.handle.is_cancel_requested:
             return CANCELED
-        if server == 'navigate':
+        if goal.server == 'navigate':
             with self._lock:
-                if self._nav_current is not goal_handle:
+                if self._nav_current is not goal.handle:
                     return PREEMPTED
         return None
 
@@ -395,11 +415,11 @@ class SimRobot(Node):
         sys.stderr.flush()
         os._exit(DIE_EXIT_CODE)
 
-    def _spend(self, goal_handle, server, failures, started, seconds, feedback):
+    def _spend(self, goal, seconds, feedback):
         """Let ``seconds`` pass, publishing feedback; return an outcome if interrupted."""
         end = time.monotonic() + seconds
         while True:
-            outcome = self._interrupted(goal_handle, server, failures, started)
+            outcome = self._interrupted(goal)
             if outcome is not None:
                 return outcome
             feedback()
@@ -408,37 +428,63 @@ class SimRobot(Node):
                 return None
             self._stop.wait(min(self._feedback_period, left))
 
-    def _finish(self, goal_handle, server, label, outcome, result, detail, started):
-        """Set the goal's terminal state, log the one-line summary and return ``result``."""
+    def _finish(self, goal, outcome, detail):
+        """Set the goal's terminal state, log the one-line summary and return its result."""
+        handle = goal.handle
         try:
             if outcome == SUCCEEDED:
-                goal_handle.succeed()
+                handle.succeed()
             elif outcome == CANCELED:
-                goal_handle.canceled()
+                handle.canceled()
             else:
-                goal_handle.abort()
+                handle.abort()
         except Exception as error:  # the context may be gone at shutdown
             detail += f' (state not set: {error})'
-        if server == 'navigate':
+        if goal.server == 'navigate':
             with self._lock:
-                if self._nav_current is goal_handle:
+                if self._nav_current is handle:
                     self._nav_current = None
-        text = (f'GOAL {self._names[server]} {label} -> {outcome}{detail} '
-                f'in {time.monotonic() - started:.1f} s')
+        text = (f'GOAL {self._names[goal.server]} {goal.label} -> {outcome}{detail} '
+                f'in {time.monotonic() - goal.started:.1f} s')
         if outcome in (SUCCEEDED, CANCELED):
             self.get_logger().info(text)
         else:
             self.get_logger().warning(text)
-        return result
+        return goal.result
+
+    def _execute(self, goal, feedback, finish, work, abort=None):
+        """
+        Run a goal through the sequence every server shares; return its result.
+
+        The injected delay (feedback flowing), then an injected abort
+        (``abort(ABORTED, message)``, by default ``finish``) or the server's
+        ``work()``, which returns ``(None, result)`` when done or
+        ``(outcome, None)`` when stopped. A goal canceled, preempted or shut
+        down ends with ``finish(outcome, message)``.
+        """
+        outcome = self._spend(goal, goal.failures.delay, feedback)
+        if outcome is None and goal.failures.abort:
+            message = goal.failures.abort_message or f'injected failure {goal.server}:abort'
+            return (abort or finish)(ABORTED, message)
+        if outcome is None:
+            outcome, result = work()
+            if outcome is None:
+                return result
+        return finish(outcome, self._interruption_message(outcome))
+
+    @staticmethod
+    def _interruption_message(outcome):
+        return {
+            CANCELED: 'canceled',
+            PREEMPTED: 'preempted by a newer goal',
+            SHUTDOWN: 'sim_robot is shutting down',
+        }.get(outcome, outcome.lower())
 
     # Navigate ---------------------------------------------------------------
 
     def _execute_navigate(self, goal_handle):
-        started = time.monotonic()
-        failures = self._world.failures.navigate
         target, _ = self._to_pose2d(goal_handle.request.pose, need_orientation=True)
-        label = f'pose={target}'
-        result = Navigate.Result()
+        goal = _Goal(self, goal_handle, 'navigate', f'pose={target}', Navigate.Result())
 
         def feedback():
             pose = self.robot_pose()
@@ -447,45 +493,42 @@ class SimRobot(Node):
             msg.distance_remaining = float(pose.distance_to(target))
             goal_handle.publish_feedback(msg)
 
-        def finish(outcome, error_code=0, error_msg='', detail=''):
-            result.error_code = error_code
-            result.error_msg = error_msg
-            if outcome in (ABORTED, PREEMPTED, SHUTDOWN) and not detail:
+        def finish(outcome, error_msg='', error_code=0):
+            goal.result.error_code = error_code
+            goal.result.error_msg = error_msg
+            detail = ''
+            if outcome in (ABORTED, PREEMPTED, SHUTDOWN):
                 detail = f' error_code={error_code} ({error_msg})'
-            return self._finish(goal_handle, 'navigate', label, outcome, result, detail, started)
+            return self._finish(goal, outcome, detail)
 
-        outcome = self._spend(goal_handle, 'navigate', failures, started, failures.delay, feedback)
-        if outcome is not None:
-            return finish(outcome, 0, self._interruption_message(outcome))
-        if failures.abort:
+        def abort(outcome, message):
             feedback()
-            return finish(
-                ABORTED, failures.abort_code,
-                failures.abort_message or 'injected failure navigate:abort',
-                f' error_code={failures.abort_code} '
-                f'({failures.abort_message or "injected failure navigate:abort"})')
+            return finish(outcome, message, goal.failures.abort_code)
 
-        speed = self._world.speed / failures.slow
-        last = time.monotonic()
-        while True:
-            outcome = self._interrupted(goal_handle, 'navigate', failures, started)
-            if outcome is not None:
-                return finish(outcome, 0, self._interruption_message(outcome))
-            now = time.monotonic()
-            step = speed * (now - last)
-            last = now
+        def work():
+            speed = self._world.speed / goal.failures.slow
+            last = time.monotonic()
+            while True:
+                outcome = self._interrupted(goal)
+                if outcome is not None:
+                    return outcome, None
+                now = time.monotonic()
+                step = speed * (now - last)
+                last = now
+                with self._lock:
+                    if self._nav_current is goal_handle:
+                        self._pose = self._step_towards(self._pose, target, step)
+                    remaining = self._pose.distance_to(target)
+                feedback()
+                if remaining <= _ARRIVED:
+                    break
+                self._stop.wait(min(self._feedback_period, remaining / speed))
             with self._lock:
                 if self._nav_current is goal_handle:
-                    self._pose = self._step_towards(self._pose, target, step)
-                remaining = self._pose.distance_to(target)
-            feedback()
-            if remaining <= _ARRIVED:
-                break
-            self._stop.wait(min(self._feedback_period, remaining / speed))
-        with self._lock:
-            if self._nav_current is goal_handle:
-                self._pose = target
-        return finish(SUCCEEDED)
+                    self._pose = target
+            return None, finish(SUCCEEDED)
+
+        return self._execute(goal, feedback, finish, work, abort)
 
     @staticmethod
     def _step_towards(pose, target, step):
@@ -497,99 +540,77 @@ class SimRobot(Node):
         ratio = step / distance
         return Pose2D(target.frame, pose.x + dx * ratio, pose.y + dy * ratio, math.atan2(dy, dx))
 
-    @staticmethod
-    def _interruption_message(outcome):
-        return {
-            CANCELED: 'canceled',
-            PREEMPTED: 'preempted by a newer goal',
-            SHUTDOWN: 'sim_robot is shutting down',
-        }.get(outcome, outcome.lower())
+    # Search and grab: a status text as feedback, a timed action, then a check -------
 
-    # Search -----------------------------------------------------------------
+    def _status_feedback(self, goal, feedback_type):
+        def feedback():
+            msg = feedback_type()
+            msg.status = goal.status
+            goal.handle.publish_feedback(msg)
+        return feedback
+
+    def _timed_work(self, goal, status, seconds, feedback, then):
+        """Return the work of a timed action: ``seconds`` spent, then ``then()``."""
+        def work():
+            goal.status = status
+            outcome = self._spend(goal, seconds * goal.failures.slow, feedback)
+            return (outcome, None) if outcome is not None else (None, then())
+        return work
 
     def _execute_search(self, goal_handle):
-        started = time.monotonic()
-        failures = self._world.failures.search
         name = goal_handle.request.object_name.strip()
-        label = f'object={name!r}'
-        result = SearchObject.Result()
-        status = {'text': 'waiting'}
-
-        def feedback():
-            msg = SearchObject.Feedback()
-            msg.status = status['text']
-            goal_handle.publish_feedback(msg)
+        goal = _Goal(self, goal_handle, 'search', f'object={name!r}', SearchObject.Result())
+        feedback = self._status_feedback(goal, SearchObject.Feedback)
 
         def finish(outcome, message, detail=None):
-            result.message = message
-            detail = f' ({message})' if detail is None else detail
-            return self._finish(goal_handle, 'search', label, outcome, result, detail, started)
+            goal.result.message = message
+            return self._finish(goal, outcome, f' ({message})' if detail is None else detail)
 
-        outcome = self._spend(goal_handle, 'search', failures, started, failures.delay, feedback)
-        if outcome is None and failures.abort:
-            return finish(ABORTED, failures.abort_message or 'injected failure search:abort')
-        if outcome is None:
-            status['text'] = f'searching for {name}'
-            outcome = self._spend(
-                goal_handle, 'search', failures, started,
-                self._world.search_seconds * failures.slow, feedback)
-        if outcome is not None:
-            return finish(outcome, self._interruption_message(outcome))
-        robot = self.robot_pose()
-        pose = self._world.find_object(name, robot)
-        if pose is None:
-            radius = self._world.search_radius
-            where = 'anywhere' if math.isinf(radius) else (
-                f'within {radius:.2f} m of the robot at ({robot.x:.2f}, {robot.y:.2f})')
-            return finish(SUCCEEDED, f'{name} not found {where}', f' not found ({where})')
-        result.found = True
-        result.pose = self._pose_stamped(pose)
-        return finish(SUCCEEDED, f'{name} found at {pose}', f' found at {pose}')
+        def look():
+            robot = self.robot_pose()
+            pose = self._world.find_object(name, robot)
+            if pose is None:
+                radius = self._world.search_radius
+                where = 'anywhere' if math.isinf(radius) else (
+                    f'within {radius:.2f} m of the robot at ({robot.x:.2f}, {robot.y:.2f})')
+                return finish(SUCCEEDED, f'{name} not found {where}', f' not found ({where})')
+            goal.result.found = True
+            goal.result.pose = self._pose_stamped(pose)
+            return finish(SUCCEEDED, f'{name} found at {pose}', f' found at {pose}')
 
-    # Grab -------------------------------------------------------------------
+        work = self._timed_work(goal, f'searching for {name}', self._world.search_seconds,
+                                feedback, look)
+        return self._execute(goal, feedback, finish, work)
 
     def _execute_grab(self, goal_handle):
-        started = time.monotonic()
-        failures = self._world.failures.grab
         name = goal_handle.request.object_name.strip()
         where, _ = self._to_pose2d(goal_handle.request.where, need_orientation=False)
-        label = f'object={name!r} where={where}'
-        result = GrabObject.Result()
-        status = {'text': 'waiting'}
-
-        def feedback():
-            msg = GrabObject.Feedback()
-            msg.status = status['text']
-            goal_handle.publish_feedback(msg)
+        goal = _Goal(self, goal_handle, 'grab', f'object={name!r} where={where}',
+                     GrabObject.Result())
+        feedback = self._status_feedback(goal, GrabObject.Feedback)
 
         def finish(outcome, message, success=False):
-            result.success = success
-            result.message = message
-            return self._finish(
-                goal_handle, 'grab', label, outcome, result, f' ({message})', started)
+            goal.result.success = success
+            goal.result.message = message
+            return self._finish(goal, outcome, f' ({message})')
 
-        outcome = self._spend(goal_handle, 'grab', failures, started, failures.delay, feedback)
-        if outcome is None and failures.abort:
-            return finish(ABORTED, failures.abort_message or 'injected failure grab:abort')
-        if outcome is None:
-            status['text'] = f'grabbing {name or "an object"}'
-            outcome = self._spend(
-                goal_handle, 'grab', failures, started,
-                self._world.grab_seconds * failures.slow, feedback)
-        if outcome is not None:
-            return finish(outcome, self._interruption_message(outcome))
-        robot = self.robot_pose()
-        reach = robot.distance_to(where)
-        if reach > self._world.arm_reach:
-            return finish(
-                ABORTED, f'({where.x:.2f}, {where.y:.2f}) is {reach:.2f} m from the robot, '
-                f'beyond arm reach {self._world.arm_reach:.2f} m')
-        hit = self._world.object_near(where, name)
-        if hit is None:
-            return finish(
-                ABORTED, f'no {name or "object"} within {self._world.grab_tolerance:.2f} m '
-                f'of ({where.x:.2f}, {where.y:.2f})')
-        return finish(SUCCEEDED, f'grabbed {hit[0]}', success=True)
+        def pick():
+            robot = self.robot_pose()
+            reach = robot.distance_to(where)
+            if reach > self._world.arm_reach:
+                return finish(
+                    ABORTED, f'({where.x:.2f}, {where.y:.2f}) is {reach:.2f} m from the robot, '
+                    f'beyond arm reach {self._world.arm_reach:.2f} m')
+            hit = self._world.object_near(where, name)
+            if hit is None:
+                return finish(
+                    ABORTED, f'no {name or "object"} within {self._world.grab_tolerance:.2f} m '
+                    f'of ({where.x:.2f}, {where.y:.2f})')
+            return finish(SUCCEEDED, f'grabbed {hit[0]}', success=True)
+
+        work = self._timed_work(goal, f'grabbing {name or "an object"}', self._world.grab_seconds,
+                                feedback, pick)
+        return self._execute(goal, feedback, finish, work)
 
     # Shutdown ---------------------------------------------------------------
 

@@ -1,0 +1,21 @@
+# Copyright 2026 llm_planner developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""
+Library code of the tests (plain modules; the fixtures are in conftest.py).
+
+``dds``: DDS isolation of the test process; ``processes``: package
+executables in their own processes; ``ros_node``: the in-process test node;
+``models``: the tiny GGUF models, written once per run; ``ros_utils``: names
+and polling; ``lint_paths``: the sources the linters check.
+"""
