@@ -429,8 +429,40 @@ class Planner:
             raw = self._complete(prompt + head, self.plan_grammar, deadline, state)
             state['raw'] = raw
             steps = tidy(parse_program(raw), catalog)
+        elif round_trip and not why and self._delivers_then_returns(steps, places):
+            # "Bring the shampoo from the bathroom to the kitchen": the plan
+            # takes it to the kitchen, then comes back unasked. It ends there.
+            state['round_trip_rule'] = 'a place the task names is where it ends'
+            actions = with_round_trip(actions, False, catalog)
+            state['actions'] = actions
+            head, round_trip = format_actions(actions), False
+            steps = steps[1:-1]
         return self._checked(steps, prompt + head, state, deadline, places=places,
                              round_trip=round_trip)
+
+    def _delivers_then_returns(self, steps, places):
+        """
+        Return True for a round trip whose last move, before the return, is to a named place.
+
+        Its last line is the round trip's (``GO(to:$start)``); the line before
+        is a call of the same skill on a variable stored from a place of the
+        map the task names, after an action that is no move (a take): the
+        task's destination, delivered to.
+        """
+        answer = self.answer_format
+        if len(steps) < 4 or steps[0].text() != answer.first_line \
+                or steps[-1].text() != answer.last_line:
+            return False
+        move, before = steps[-2], steps[-3]
+        if move.function != steps[-1].function or before.function == move.function:
+            return False
+        target = [v for _, v in move.args if is_variable(v)]
+        stored = [s for s in steps[:-2] if target and s.store_result == target[0]]
+        if not stored:
+            return False
+        literals = self._place_args(stored[-1])
+        return bool(literals) and all(
+            self.semantic_map.resolve(v) is not None and places.allows(v) for v in literals)
 
     def _place_args(self, step):
         """Return the place literals of a step (arguments whose values are the map's)."""

@@ -282,6 +282,25 @@ def test_a_move_to_a_named_place_without_its_lookup_gets_it():
     assert planner.plan('Take the cup to the bedroom').details['repairs'] == 1
 
 
+def test_a_round_trip_that_delivers_to_a_named_place_ends_there():
+    trip = ('$start = GET_CURRENT_LOCATION()\n$bathroom = GET_LOCATION(location_name:"bathroom")\n'
+            'GO(to:$bathroom)\n$soap = SEARCH(object_name:"soap")\nGRAB(where:$soap)\n'
+            '$kitchen = GET_LOCATION(location_name:"kitchen")\nGO(to:$kitchen)\nGO(to:$start)')
+    planner, backend = scripted_planner(['DO: go, find, take, go, come back\n', trip])
+    result = planner.plan('Bring the soap from the bathroom to the kitchen')
+    assert result.program == '\n'.join(trip.splitlines()[1:-1])
+    assert result.details['actions'] == ['go', 'find', 'take', 'go']
+    assert result.details['round_trip_rule'] == 'a place the task names is where it ends'
+    assert len(backend.requests) == 2  # nothing decoded again
+    # Asked for in the task's words, the return stays; so does a plan that
+    # takes the soap and comes back without another move.
+    for task, answer in (('Bring the soap from the bathroom to the kitchen and come back', trip),
+                         ('I need the soap from the bathroom',
+                          '\n'.join(trip.splitlines()[:5] + ['GO(to:$start)']))):
+        planner, backend = scripted_planner(['DO: go, find, take, come back\n', answer])
+        assert planner.plan(task).program == answer
+
+
 def test_give_me_written_as_give_is_the_round_trip():
     planner, backend = scripted_planner([
         'DO: find, take, give\n',
