@@ -464,29 +464,26 @@ class Planner:
         return bool(literals) and all(
             self.semantic_map.resolve(v) is not None and places.allows(v) for v in literals)
 
-    def _place_args(self, step):
-        """Return the place literals of a step (arguments whose values are the map's)."""
+    def _literals(self, step, places):
+        """Return a step's text literals: of its place arguments (``places``), else the others."""
         skill = self.catalog.get(step.function)
         if skill is None:
             return []
         out = []
         for name, value in step.args:
             arg = skill.arg(name)
-            if arg is not None and arg.values == VALUES_LOCATIONS and not is_variable(value):
+            if (arg is not None and (arg.values == VALUES_LOCATIONS) == places
+                    and not is_variable(value)):
                 out.append(value)
         return out
 
+    def _place_args(self, step):
+        """Return the place literals of a step (arguments whose values are the map's)."""
+        return self._literals(step, True)
+
     def _object_args(self, step):
         """Return the other text literals of a step (object names)."""
-        skill = self.catalog.get(step.function)
-        if skill is None:
-            return []
-        out = []
-        for name, value in step.args:
-            arg = skill.arg(name)
-            if arg is not None and arg.values != VALUES_LOCATIONS and not is_variable(value):
-                out.append(value)
-        return out
+        return self._literals(step, False)
 
     def _looked_up(self, steps, places):
         """
