@@ -26,7 +26,7 @@ return nothing), or an awaitable of it; it raises
 :class:`~llm_planner.errors.PlannerError` to fail the step with an error code.
 Runners are chosen by the skill's ``run.kind`` (``config/skills.yaml``):
 ``map`` and ``pose_topic`` are here; ``action`` is in
-:mod:`llm_planner.ros_runners`.
+:mod:`llm_planner.ros` (action_runner, pose_topic).
 
 Cancellation: a :class:`CancelToken` is checked before every step and passed
 to the running runner (``call.cancel``), which must stop its work and raise

@@ -34,7 +34,7 @@ from geometry_msgs.msg import PoseWithCovarianceStamped
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState
 from llm_planner.errors import ErrorCode
-from llm_planner.ros_runners import SafeActionClient
+from llm_planner.ros.action_runner import SafeActionClient
 from llm_planner_interfaces.action import ExecuteTask
 from llm_planner_interfaces.srv import Plan
 import pytest
@@ -243,7 +243,7 @@ def test_a_crashing_repack_is_probed_in_a_child_and_not_used(ros, ros_processes,
     node.proc.popen.kill()
     node.proc.popen.wait()
     node.proc = ros_processes.start(
-        'llm_planner.node', namespace=node.ns, name='repack',
+        'llm_planner.ros.planner_node', namespace=node.ns, name='repack',
         env={'LLM_PLANNER_REPACK_PROBE_FAULT': 'segv'},
         ros_args=node.proc.command[node.proc.command.index('--ros-args') + 1:])
     try:
@@ -467,7 +467,7 @@ def test_requests_during_the_load_get_not_active_at_once(ros, ros_processes,  # 
 
 def test_call_refuses_nul_and_non_utf8_tasks(planner, ros_env, capsys):
     from argparse import Namespace
-    from llm_planner import client
+    from llm_planner.ros import client
     env = dict(ros_env)
     bad = b'go to the kitchen \xff\xfe'
     proc = subprocess.run([sys.executable, '-m', 'llm_planner.cli', 'call', '--node',
