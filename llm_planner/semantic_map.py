@@ -25,6 +25,7 @@ import math
 import re
 import unicodedata
 
+from llm_planner.geometry import Pose
 import yaml
 
 PLACE_NAME_RE = re.compile(r'^[a-z][a-z0-9_]{0,39}$')
@@ -62,14 +63,31 @@ def normalize_place_name(name):
 
 @dataclass(frozen=True)
 class Place:
-    """A named pose on the map."""
+    """A named pose on the map (also the loopback robot's world's places)."""
 
     name: str
-    frame: str
-    x: float
-    y: float
-    yaw: float
+    pose: Pose
     aliases: tuple = ()
+
+    @property
+    def frame(self):
+        """Return the frame of the place's pose."""
+        return self.pose.frame
+
+    @property
+    def x(self):
+        """Return the x of the place's pose, metres."""
+        return self.pose.x
+
+    @property
+    def y(self):
+        """Return the y of the place's pose, metres."""
+        return self.pose.y
+
+    @property
+    def yaw(self):
+        """Return the yaw of the place's pose, radians."""
+        return self.pose.yaw
 
 
 class SemanticMap:
@@ -108,7 +126,7 @@ class SemanticMap:
             if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
                 raise MapError(f'place {name}: aliases must be a list of strings')
             frame = str(entry.get('frame', 'map'))
-            places.append(Place(name, frame, x, y, yaw, tuple(aliases)))
+            places.append(Place(name, Pose(frame, x, y, yaw), tuple(aliases)))
         return cls(places)
 
     @classmethod

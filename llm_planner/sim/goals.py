@@ -26,7 +26,8 @@ import os
 import sys
 import time
 
-from llm_planner.sim.world import DIE_EXIT_CODE, Pose2D
+from llm_planner.geometry import Pose
+from llm_planner.sim.world import DIE_EXIT_CODE, pose_text
 from llm_planner_interfaces.action import GrabObject, Navigate, SearchObject
 
 # Outcomes of a goal, as logged.
@@ -149,7 +150,7 @@ class GoalExecution:
 
     def _execute_navigate(self, goal_handle):
         target, _ = self._to_pose2d(goal_handle.request.pose, need_orientation=True)
-        goal = Goal(self, goal_handle, 'navigate', f'pose={target}', Navigate.Result())
+        goal = Goal(self, goal_handle, 'navigate', f'pose={pose_text(target)}', Navigate.Result())
 
         def feedback():
             pose = self.robot_pose()
@@ -201,9 +202,9 @@ class GoalExecution:
         dy = target.y - pose.y
         distance = math.hypot(dx, dy)
         if distance <= step or distance <= _ARRIVED:
-            return Pose2D(target.frame, target.x, target.y, target.yaw)
+            return Pose(target.frame, target.x, target.y, target.yaw)
         ratio = step / distance
-        return Pose2D(target.frame, pose.x + dx * ratio, pose.y + dy * ratio, math.atan2(dy, dx))
+        return Pose(target.frame, pose.x + dx * ratio, pose.y + dy * ratio, math.atan2(dy, dx))
 
     # Search and grab: a status text as feedback, a timed action, then a check -------
 
@@ -241,7 +242,8 @@ class GoalExecution:
                 return finish(SUCCEEDED, f'{name} not found {where}', f' not found ({where})')
             goal.result.found = True
             goal.result.pose = self._pose_stamped(pose)
-            return finish(SUCCEEDED, f'{name} found at {pose}', f' found at {pose}')
+            text = pose_text(pose)
+            return finish(SUCCEEDED, f'{name} found at {text}', f' found at {text}')
 
         work = self._timed_work(goal, f'searching for {name}', self._world.search_seconds,
                                 feedback, look)
@@ -250,7 +252,7 @@ class GoalExecution:
     def _execute_grab(self, goal_handle):
         name = goal_handle.request.object_name.strip()
         where, _ = self._to_pose2d(goal_handle.request.where, need_orientation=False)
-        goal = Goal(self, goal_handle, 'grab', f'object={name!r} where={where}',
+        goal = Goal(self, goal_handle, 'grab', f'object={name!r} where={pose_text(where)}',
                     GrabObject.Result())
         feedback = self._status_feedback(goal, GrabObject.Feedback)
 

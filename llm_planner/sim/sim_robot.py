@@ -62,10 +62,10 @@ import threading
 import time
 
 from geometry_msgs.msg import PoseStamped, PoseWithCovarianceStamped
-from llm_planner.geometry import quaternion_to_yaw, yaw_to_quaternion
+from llm_planner.geometry import Pose, quaternion_to_yaw, yaw_to_quaternion
 from llm_planner.sim.goals import GoalExecution
 from llm_planner.sim.world import (
-    default_world_file, load_world, parse_failures, Pose2D, SERVERS, WorldError)
+    default_world_file, load_world, parse_failures, pose_text, SERVERS, WorldError)
 from llm_planner_interfaces.action import GrabObject, Navigate, SearchObject
 from rcl_interfaces.msg import ParameterDescriptor, ParameterType, SetParametersResult
 import rclpy
@@ -203,7 +203,7 @@ class SimRobot(GoalExecution, Node):
             names[name] + (' (OFFLINE)' if self._offline[name] else '') for name in SERVERS)
         self.get_logger().info(
             f'READY servers: {servers}; pose on {pose_topic} at {pose_rate:g} Hz; '
-            f'robot at {world.robot}, speed {world.speed:g} m/s; world {world_file}; '
+            f'robot at {pose_text(world.robot)}, speed {world.speed:g} m/s; world {world_file}; '
             f'failures: {world.failures.describe() or "none"}')
 
     # Parameters -------------------------------------------------------------
@@ -253,7 +253,7 @@ class SimRobot(GoalExecution, Node):
     # Pose topic -------------------------------------------------------------
 
     def robot_pose(self):
-        """Return the current robot ``Pose2D``."""
+        """Return the current robot ``Pose``."""
         with self._lock:
             return self._pose
 
@@ -298,7 +298,7 @@ class SimRobot(GoalExecution, Node):
     # Goal acceptance --------------------------------------------------------
 
     def _to_pose2d(self, stamped, need_orientation):
-        """Return ``(Pose2D, '')`` for a PoseStamped, or ``(None, reason)``."""
+        """Return ``(Pose, '')`` for a PoseStamped, or ``(None, reason)``."""
         frame = stamped.header.frame_id.strip() or self._world.frame
         if frame != self._world.frame:
             return None, f'frame {frame!r} is not {self._world.frame!r} (no TF here)'
@@ -314,7 +314,7 @@ class SimRobot(GoalExecution, Node):
             yaw = 0.0
         else:
             yaw = quaternion_to_yaw(q.x, q.y, q.z, q.w)
-        return Pose2D(frame, p.x, p.y, yaw), ''
+        return Pose(frame, p.x, p.y, yaw), ''
 
     def _reject(self, server, label, reason):
         self.get_logger().warning(f'GOAL {self._names[server]} {label} -> REJECTED ({reason})')

@@ -47,6 +47,8 @@ from dataclasses import dataclass, field
 import math
 import os
 
+from llm_planner.geometry import Pose
+from llm_planner.semantic_map import Place
 from llm_planner.sim.failures import (  # noqa: F401 - the world's names, re-exported
     apply_failure, DIE_EXIT_CODE, Failures, normalize_name, parse_failures, SERVERS,
     WorldError)
@@ -68,30 +70,9 @@ _PLACE_KEYS = _POSE_KEYS | {'aliases'}
 _OBJECT_PLACE_KEYS = {'place', 'dx', 'dy', 'yaw'}
 
 
-@dataclass(frozen=True)
-class Pose2D:
-    """A planar pose in a named frame."""
-
-    frame: str
-    x: float
-    y: float
-    yaw: float = 0.0
-
-    def distance_to(self, other):
-        """Return the Euclidean distance in the plane to ``other`` (frames are not checked)."""
-        return math.hypot(self.x - other.x, self.y - other.y)
-
-    def __str__(self):
-        return f'({self.x:.2f}, {self.y:.2f}, {self.yaw:.2f}) in {self.frame}'
-
-
-@dataclass(frozen=True)
-class Place:
-    """A named pose, with other names it answers to."""
-
-    name: str
-    pose: Pose2D
-    aliases: tuple = ()
+def pose_text(pose):
+    """Format a pose as the loopback robot's log lines and messages do."""
+    return f'({pose.x:.2f}, {pose.y:.2f}, {pose.yaw:.2f}) in {pose.frame}'
 
 
 @dataclass
@@ -99,7 +80,7 @@ class World:
     """Everything ``sim_robot`` simulates."""
 
     frame: str = DEFAULT_FRAME
-    robot: Pose2D = Pose2D(DEFAULT_FRAME, 0.0, 0.0, 0.0)
+    robot: Pose = Pose(DEFAULT_FRAME, 0.0, 0.0, 0.0)
     speed: float = _ROBOT_DEFAULTS['speed']
     search_radius: float = _ROBOT_DEFAULTS['search_radius']
     grab_tolerance: float = _ROBOT_DEFAULTS['grab_tolerance']
@@ -119,7 +100,7 @@ class World:
         return None
 
     def present_objects(self):
-        """Return ``{name: Pose2D}`` of the objects in the world (absent ones left out)."""
+        """Return ``{name: Pose}`` of the objects in the world (absent ones left out)."""
         return {
             name: pose for name, pose in self.objects.items()
             if name not in self.failures.absent_objects}
@@ -197,7 +178,7 @@ def _frame(mapping, world_frame, what):
 
 def _pose(mapping, world_frame, what, require_xy=True):
     default = None if require_xy else 0.0
-    return Pose2D(
+    return Pose(
         frame=_frame(mapping, world_frame, what),
         x=_float(mapping, 'x', what, default),
         y=_float(mapping, 'y', what, default),
@@ -246,7 +227,7 @@ def _objects(data, world):
                 raise WorldError(
                     f'{what}: unknown place {spec["place"]!r} (known: '
                     + ', '.join(sorted(world.places)) + ')')
-            objects[name] = Pose2D(
+            objects[name] = Pose(
                 frame=place.pose.frame,
                 x=place.pose.x + _float(spec, 'dx', what, 0.0),
                 y=place.pose.y + _float(spec, 'dy', what, 0.0),
