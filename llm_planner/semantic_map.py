@@ -26,31 +26,13 @@ import re
 import unicodedata
 
 from llm_planner.geometry import Pose
-import yaml
+from llm_planner.yaml_file import load_yaml_as  # noqa: F401 - catalog.py imports it here
 
 PLACE_NAME_RE = re.compile(r'^[a-z][a-z0-9_]{0,39}$')
 
 
 class MapError(ValueError):
     """The map file is not a valid semantic map."""
-
-
-def load_yaml_as(path, build, error, what):
-    """
-    Return ``build(document)`` for the YAML file ``path``.
-
-    Read and parse failures, and ``error`` raised by ``build``, come out as
-    ``error`` with the file's name in the message.
-    """
-    try:
-        with open(path, encoding='utf-8') as f:
-            data = yaml.safe_load(f)
-    except (OSError, yaml.YAMLError) as e:
-        raise error(f'cannot read {what} {path}: {e}') from e
-    try:
-        return build(data)
-    except error as e:
-        raise error(f'{path}: {e}') from e
 
 
 def normalize_place_name(name):

@@ -52,7 +52,7 @@ from llm_planner.semantic_map import Place
 from llm_planner.sim.failures import (  # noqa: F401 - the world's names, re-exported
     apply_failure, DIE_EXIT_CODE, Failures, normalize_name, parse_failures, SERVERS,
     WorldError)
-import yaml
+from llm_planner.yaml_file import read_yaml, YamlFileError
 
 DEFAULT_FRAME = 'map'
 
@@ -272,12 +272,12 @@ def world_from_dict(data, base=None):
 def load_world(path):
     """Load a world YAML file; raise ``WorldError`` naming the file on any problem."""
     try:
-        with open(path, encoding='utf-8') as stream:
-            data = yaml.safe_load(stream)
-    except OSError as error:
-        raise WorldError(f'cannot read world file {path}: {error.strerror or error}') from None
-    except yaml.YAMLError as error:
-        raise WorldError(f'world file {path} is not valid YAML: {error}') from None
+        data = read_yaml(path)
+    except YamlFileError as error:
+        if error.not_yaml:
+            raise WorldError(f'world file {path} is not valid YAML: {error.cause}') from None
+        reason = getattr(error.cause, 'strerror', None) or error.cause
+        raise WorldError(f'cannot read world file {path}: {reason}') from None
     try:
         return world_from_dict(data)
     except WorldError as error:
