@@ -23,9 +23,9 @@ Loaded from YAML (``config/locations.yaml``)::
 from dataclasses import dataclass
 import math
 import re
-import unicodedata
 
 from llm_planner.geometry import Pose
+from llm_planner.names import drop_article, fold_accents, underscore_blanks
 from llm_planner.yaml_file import load_yaml_as  # noqa: F401 - catalog.py imports it here
 
 PLACE_NAME_RE = re.compile(r'^[a-z][a-z0-9_]{0,39}$')
@@ -37,10 +37,7 @@ class MapError(ValueError):
 
 def normalize_place_name(name):
     """Fold case, accents, spaces, hyphens and a leading article so names compare loosely."""
-    text = unicodedata.normalize('NFKD', str(name).strip().lower())
-    text = ''.join(c for c in text if not unicodedata.combining(c))
-    text = re.sub(r"^(the|la|le|les)\s+|^l['\u2019]\s*", '', text)
-    return re.sub(r'[\s\-]+', '_', text)
+    return underscore_blanks(drop_article(fold_accents(name)))
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,8 @@ from dataclasses import dataclass, field, replace
 import math
 import re
 
+from llm_planner.names import snake_name
+
 SERVERS = ('navigate', 'search', 'grab')
 
 # Navigate result codes, as in nav2_msgs/action/NavigateToPose.
@@ -63,9 +65,7 @@ class WorldError(ValueError):
     """The world file or a failure spec is not valid."""
 
 
-def normalize_name(name):
-    """Fold case, blanks and hyphens: ``'Living Room'`` -> ``'living_room'``."""
-    return re.sub(r'[\s\-]+', '_', str(name).strip().lower())
+normalize_name = snake_name  # the world's names: case, blanks and hyphens folded
 
 
 @dataclass
