@@ -117,6 +117,24 @@ def test_the_core_modules_load_no_ros():
     assert out.stdout.strip() == '[]'
 
 
+# What the loopback robot may use of the package: the plain helpers, not the planner.
+SIM_MAY_IMPORT = ('llm_planner.geometry', 'llm_planner.names', 'llm_planner.yaml_file',
+                  'llm_planner.semantic_map', 'llm_planner.sim', 'llm_planner_interfaces')
+
+
+def test_the_sim_uses_only_the_plain_helpers():
+    problems = []
+    for path in sorted((PACKAGE / 'sim').rglob('*.py')):
+        tree = ast.parse(path.read_text(encoding='utf-8'))
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
+            problems += [f'{_relative(path)}:{node.lineno} imports {name}' for name in names
+                         if name.startswith('llm_planner') and not any(
+                             name == m or name.startswith(m + '.') for m in SIM_MAY_IMPORT)]
+    assert not problems, '\n'.join(problems)
+
+
 # The one YAML loader, and the call sites still to move to it (issue 10's prompt.py).
 YAML_LOADER = 'yaml_file.py'
 YAML_PENDING = ('prompt.py',)
