@@ -25,7 +25,7 @@ setup(
     entry_points={
         'console_scripts': [
             'llm-planner = llm_planner.cli:main',
-            'planner_node = llm_planner.node:main',
+            'planner_node = llm_planner.ros.planner_node:main',
             'sim_robot = llm_planner.sim.sim_robot:main',
         ],
     },

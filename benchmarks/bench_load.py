@@ -257,7 +257,7 @@ def main(argv=None):
     print(f'model {model}\nnode log {log_path}\nROS_DOMAIN_ID {os.environ["ROS_DOMAIN_ID"]}')
     with open(log_path, 'w') as log:
         node = subprocess.Popen(
-            [sys.executable, '-m', 'llm_planner.node', '--ros-args',
+            [sys.executable, '-m', 'llm_planner.ros.planner_node', '--ros-args',
              '--params-file', str(ROOT / 'config' / 'planner.yaml'),
              '-p', f'model_path:={model}'] + overrides,
             stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())

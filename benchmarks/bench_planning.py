@@ -298,7 +298,7 @@ def bench_node(args, kv_cache_dir='', label='', overhead=True):
     start = time.monotonic()
     with open(log_path, 'w') as log:
         node = subprocess.Popen(
-            [sys.executable, '-m', 'llm_planner.node', '--ros-args',
+            [sys.executable, '-m', 'llm_planner.ros.planner_node', '--ros-args',
              '--params-file', str(ROOT / 'config' / 'planner.yaml'),
              '-p', f'model_path:={args.model}', '-p', f'n_threads:={args.threads}',
              '-p', f"kv_cache_dir:='{kv_cache_dir}'"],

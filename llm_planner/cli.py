@@ -47,7 +47,7 @@ from llm_planner.errors import ErrorCode, PlannerError
 # Subcommand registrations, in help order: 'module:function' (see the module doc).
 COMMANDS = [
     'llm_planner.cli:register_plan',
-    'llm_planner.client:register',
+    'llm_planner.ros.client:register',
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2

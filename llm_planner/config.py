@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass, field, replace
 import math
 import os
 
-import yaml
+from llm_planner.yaml_file import read_yaml, YamlFileError
 
 MIN_N_CTX = 256
 # Upper bounds: a value past them is refused when set, not at the next configure
@@ -230,10 +230,9 @@ class PlannerConfig:
         Raise ValueError when the file cannot be read or is not such a file.
         """
         try:
-            with open(path, encoding='utf-8') as f:
-                doc = yaml.safe_load(f)
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
-            raise ValueError(f'cannot read planner config {path}: {e}') from e
+            doc = read_yaml(path)
+        except YamlFileError as e:
+            raise ValueError(f'cannot read planner config {path}: {e.cause}') from e.cause
         params = None
         if isinstance(doc, dict):
             for entry in doc.values():

@@ -26,7 +26,7 @@ return nothing), or an awaitable of it; it raises
 :class:`~llm_planner.errors.PlannerError` to fail the step with an error code.
 Runners are chosen by the skill's ``run.kind`` (``config/skills.yaml``):
 ``map`` and ``pose_topic`` are here; ``action`` is in
-:mod:`llm_planner.ros_runners`.
+:mod:`llm_planner.ros` (action_runner, pose_topic).
 
 Cancellation: a :class:`CancelToken` is checked before every step and passed
 to the running runner (``call.cancel``), which must stop its work and raise
@@ -44,6 +44,7 @@ import time
 # KIND_MAP (catalog.py) is one of the run kinds handled here.
 from llm_planner.catalog import KIND_MAP, LOCATION, STRING  # noqa: F401
 from llm_planner.errors import ErrorCode, PlannerError
+from llm_planner.geometry import Pose  # noqa: F401 - a LOCATION value, also from here
 from llm_planner.program import is_variable
 from llm_planner.validator import validate
 
@@ -60,24 +61,6 @@ KIND_ACTION = 'action'
 DEFAULT_STEP_TIMEOUT = 120.0
 
 _log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Pose:
-    """A planar pose in a named frame: what a LOCATION value is."""
-
-    frame: str
-    x: float
-    y: float
-    yaw: float = 0.0
-
-    @classmethod
-    def from_place(cls, place):
-        """Return the pose of a :class:`~llm_planner.semantic_map.Place`."""
-        return cls(place.frame, float(place.x), float(place.y), float(place.yaw))
-
-    def __str__(self):
-        return f'({self.x:.2f}, {self.y:.2f}, yaw {self.yaw:.2f}) in {self.frame}'
 
 
 @dataclass
@@ -231,7 +214,7 @@ class MapRunner:
             raise PlannerError(ErrorCode.UNKNOWN_LOCATION,
                                f'{name!r} is not on the semantic map; known places: '
                                f'{", ".join(self._map.names)}')
-        return Pose.from_place(place)
+        return place.pose
 
 
 # A pose stamped up to this far ahead of the node's clock is taken as now

@@ -23,9 +23,10 @@ Loaded from YAML (``config/locations.yaml``)::
 from dataclasses import dataclass
 import math
 import re
-import unicodedata
 
-import yaml
+from llm_planner.geometry import Pose
+from llm_planner.names import drop_article, fold_accents, underscore_blanks
+from llm_planner.yaml_file import load_yaml_as  # noqa: F401 - catalog.py imports it here
 
 PLACE_NAME_RE = re.compile(r'^[a-z][a-z0-9_]{0,39}$')
 
@@ -34,42 +35,38 @@ class MapError(ValueError):
     """The map file is not a valid semantic map."""
 
 
-def load_yaml_as(path, build, error, what):
-    """
-    Return ``build(document)`` for the YAML file ``path``.
-
-    Read and parse failures, and ``error`` raised by ``build``, come out as
-    ``error`` with the file's name in the message.
-    """
-    try:
-        with open(path, encoding='utf-8') as f:
-            data = yaml.safe_load(f)
-    except (OSError, yaml.YAMLError) as e:
-        raise error(f'cannot read {what} {path}: {e}') from e
-    try:
-        return build(data)
-    except error as e:
-        raise error(f'{path}: {e}') from e
-
-
 def normalize_place_name(name):
     """Fold case, accents, spaces, hyphens and a leading article so names compare loosely."""
-    text = unicodedata.normalize('NFKD', str(name).strip().lower())
-    text = ''.join(c for c in text if not unicodedata.combining(c))
-    text = re.sub(r"^(the|la|le|les)\s+|^l['\u2019]\s*", '', text)
-    return re.sub(r'[\s\-]+', '_', text)
+    return underscore_blanks(drop_article(fold_accents(name)))
 
 
 @dataclass(frozen=True)
 class Place:
-    """A named pose on the map."""
+    """A named pose on the map (also the loopback robot's world's places)."""
 
     name: str
-    frame: str
-    x: float
-    y: float
-    yaw: float
+    pose: Pose
     aliases: tuple = ()
+
+    @property
+    def frame(self):
+        """Return the frame of the place's pose."""
+        return self.pose.frame
+
+    @property
+    def x(self):
+        """Return the x of the place's pose, metres."""
+        return self.pose.x
+
+    @property
+    def y(self):
+        """Return the y of the place's pose, metres."""
+        return self.pose.y
+
+    @property
+    def yaw(self):
+        """Return the yaw of the place's pose, radians."""
+        return self.pose.yaw
 
 
 class SemanticMap:
@@ -108,7 +105,7 @@ class SemanticMap:
             if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
                 raise MapError(f'place {name}: aliases must be a list of strings')
             frame = str(entry.get('frame', 'map'))
-            places.append(Place(name, frame, x, y, yaw, tuple(aliases)))
+            places.append(Place(name, Pose(frame, x, y, yaw), tuple(aliases)))
         return cls(places)
 
     @classmethod

@@ -99,7 +99,7 @@ def start_nodes(args, log_dir):
         '-p', f'world_file:={args.world_file}'], log_dir,
         echo=lambda line: GOAL_LINE.search(line) is not None)
     planner, log = start('planner', [
-        sys.executable, '-m', 'llm_planner.node', '--ros-args',
+        sys.executable, '-m', 'llm_planner.ros.planner_node', '--ros-args',
         '--params-file', args.params_file, '-p', f'model_path:={args.model}'], log_dir,
         echo=planner_lines)
     return [('planner', planner), ('sim_robot', robot)], log
@@ -123,7 +123,7 @@ def main(argv=None):
     print(f'demo: ROS_DOMAIN_ID {os.environ["ROS_DOMAIN_ID"]}, logs in {log_dir}')
 
     processes, planner_log = start_nodes(args, log_dir)
-    from llm_planner import client
+    from llm_planner.ros import client
     status = 1
     try:
         started = time.monotonic()

@@ -146,7 +146,7 @@ def test_stdin_without_a_model_reports_every_line(tmp_path, tiny_config_file):
 
 
 def test_call_refuses_nul_and_undecodable_bytes_before_sending():
-    from llm_planner.client import task_problem
+    from llm_planner.ros.client import task_problem
     assert 'NUL' in task_problem('Go to the kitchen\0 and then go to the office')
     assert 'byte 0xFF' in task_problem(b'go \xff'.decode('utf-8', 'surrogateescape'))
     assert task_problem('Va dans la cuisine') == ''

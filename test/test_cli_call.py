@@ -29,6 +29,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 
 import pytest
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
@@ -148,12 +149,18 @@ def test_ctrl_c_while_following_exits_130(patrol):
     proc = subprocess.Popen(cli_command() + ['call', '--node', patrol.node.fqn, '--wait',
                                              'patrol'],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    # The command's own output says when it follows its running task (a step
+    # event on the node's topic may be a late one of the previous test's task).
+    lines = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+    reader.start()
     try:
-        planned = len([s for s in patrol.node.status if s['event'] == 'step'])
-        assert wait_until(lambda: len([s for s in patrol.node.status
-                                       if s['event'] == 'step']) > planned, 60.0)
+        assert wait_until(lambda: any(': running' in line for line in list(lines)), 60.0), \
+            ''.join(lines)
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
+        proc.wait(timeout=30)
+        reader.join(timeout=10)
+        out, err = ''.join(lines), proc.stderr.read()
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -91,6 +91,17 @@ def wait(future, timeout):
     return future.result()
 
 
+def answer(client, request, timeout):
+    """Return the error code of a call's answer, None when none came within ``timeout``."""
+    done = threading.Event()
+    future = client.call_async(request)
+    future.add_done_callback(lambda _: done.set())
+    if not done.wait(timeout):
+        client.remove_pending_request(future)
+        return None
+    return future.result().error_code
+
+
 class TestDemoLaunch(unittest.TestCase):
     """The three runs share the launched system; unittest runs them in name order."""
 
@@ -109,10 +120,11 @@ class TestDemoLaunch(unittest.TestCase):
         assert cls.plan.wait_for_service(timeout_sec=60.0), '/llm_planner/plan not up'
         assert cls.action.wait_for_server(timeout_sec=30.0), 'execute_task not up'
         assert cls.sim_params.wait_for_service(timeout_sec=30.0), 'sim_robot not up'
-        time.sleep(1.0)  # let discovery settle both ways
+        # Discovery settles both ways once the node answers a request (our
+        # reply reader found), and it is active once the answer is not NOT_ACTIVE.
         deadline = time.monotonic() + 60.0
-        while wait(cls.plan.call_async(Plan.Request(task='')), 30.0).error_code == \
-                'NOT_ACTIVE' and time.monotonic() < deadline:
+        while answer(cls.plan, Plan.Request(task=''), 5.0) in (None, 'NOT_ACTIVE') \
+                and time.monotonic() < deadline:
             time.sleep(0.2)
 
     @classmethod

@@ -37,7 +37,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState
 from llm_planner.errors import ErrorCode
-from llm_planner.ros_runners import SafeActionClient
+from llm_planner.ros.action_runner import SafeActionClient
 from llm_planner_interfaces.action import ExecuteTask
 from llm_planner_interfaces.srv import Plan
 import pytest
@@ -122,7 +122,8 @@ class PlannerProc:
         args = ['--params-file', str(PARAMS_FILE)]
         for p in TINY_PARAMS + list(params):
             args += ['-p', p]
-        self.proc = processes.start('llm_planner.node', namespace=self.ns, ros_args=args,
+        self.proc = processes.start('llm_planner.ros.planner_node', namespace=self.ns,
+                                    ros_args=args,
                                     name=name)
         base = f'{self.ns}/llm_planner'
         node = ros.node
@@ -565,7 +566,7 @@ def driven(ros, monkeypatch):
     """Return the in-process node (active, its GO server absent) and its clients."""
     import rclpy
     from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
-    import llm_planner.node as node_module
+    import llm_planner.ros.node as node_module
     monkeypatch.setattr(node_module, 'Planner', _driven_planner_class())
     ns = '/' + unique('driven')
     context = rclpy.Context()
@@ -678,6 +679,27 @@ def test_task_arbitration(ros, driven):
     assert status == GoalStatus.STATUS_ABORTED and not result.success
     response = ros.call_service(driven.plan_client, Plan.Request(task='seventh', dry_run=True))
     assert (response.success, response.error_code) == (False, ErrorCode.NOT_ACTIVE)
+
+
+def test_lifecycle_state_follows_the_transitions(ros, driven):
+    """The state named in diagnostics and NOT_ACTIVE follows each transition."""
+    from rclpy.lifecycle import TransitionCallbackReturn as Return
+
+    def state():
+        values = {kv.key: kv.value for kv in driven.diagnostics().status[0].values}
+        assert values['lifecycle_state'] == driven.state_label
+        return driven.state_label
+    assert state() == 'active'
+    assert driven.trigger_deactivate() == Return.SUCCESS and state() == 'inactive'
+    response = ros.call_service(driven.plan_client, Plan.Request(task='go', dry_run=True))
+    assert (response.error_code, response.message) == (
+        ErrorCode.NOT_ACTIVE, 'the planner node is inactive')
+    assert driven.trigger_cleanup() == Return.SUCCESS and state() == 'unconfigured'
+    assert driven.trigger_configure() == Return.SUCCESS and state() == 'inactive'
+    assert driven.trigger_activate() == Return.SUCCESS and state() == 'active'
+    response = ros.call_service(driven.plan_client, Plan.Request(task='go', dry_run=True))
+    assert response.error_code != ErrorCode.NOT_ACTIVE
+    assert driven.trigger_shutdown() == Return.SUCCESS and state() == 'finalized'
 
 
 def rclpy_parameter(name, value):

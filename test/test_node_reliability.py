@@ -34,7 +34,7 @@ from geometry_msgs.msg import PoseWithCovarianceStamped
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState
 from llm_planner.errors import ErrorCode
-from llm_planner.ros_runners import SafeActionClient
+from llm_planner.ros.action_runner import SafeActionClient
 from llm_planner_interfaces.action import ExecuteTask
 from llm_planner_interfaces.srv import Plan
 import pytest
@@ -243,7 +243,7 @@ def test_a_crashing_repack_is_probed_in_a_child_and_not_used(ros, ros_processes,
     node.proc.popen.kill()
     node.proc.popen.wait()
     node.proc = ros_processes.start(
-        'llm_planner.node', namespace=node.ns, name='repack',
+        'llm_planner.ros.planner_node', namespace=node.ns, name='repack',
         env={'LLM_PLANNER_REPACK_PROBE_FAULT': 'segv'},
         ros_args=node.proc.command[node.proc.command.index('--ros-args') + 1:])
     try:
@@ -274,7 +274,7 @@ def test_stopping_mid_task_gives_the_caller_a_shutdown_result(
         handle = node.send_goal('patrol', feedback)
         result_future = handle.get_result_async()
         assert _wait_running(node, feedback)
-        time.sleep(0.5)
+        assert _wait_goal_executing(ros, server)
         stopped = time.monotonic()
         os.killpg(node.proc.pid, signum)
         response = ros.wait_future(result_future, 20.0)
@@ -330,7 +330,7 @@ def test_a_server_dying_mid_goal_is_noticed_when_its_lease_ends(
         feedback = []
         handle = node.send_goal('patrol', feedback)
         assert _wait_running(node, feedback)
-        time.sleep(0.5)
+        assert _wait_goal_executing(ros, server)
         os.killpg(sim.pid, signal.SIGKILL)
         start = time.monotonic()
         status, result = node.result(handle, 90.0)
@@ -363,10 +363,48 @@ def _pose_node(ros, processes, workdir, patrol_model, topic, params=()):  # noqa
     return node
 
 
-def _run_with_pose(node, publisher, msg):
-    publisher.publish(msg)
-    time.sleep(0.5)
-    return node.result(node.send_goal('patrol'), 60.0)
+def _run_with_pose(node, publisher, msg, arrived, timeout=20.0):
+    """
+    Publish ``msg`` and run the task, until its result shows the node has the pose.
+
+    The pose reaches the node asynchronously (and, best effort, maybe not at
+    all; volatile, not before both sides have discovered each other): a goal
+    sent meanwhile still sees the previous pose (or none), so ``msg`` is
+    published again before each try. ``arrived(status, result)`` tells the
+    result of this pose; the last result is returned (this one, or the last
+    seen at the deadline, for the caller's asserts to report). ``timeout``
+    stays under the node's pose_max_age.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        publisher.publish(msg)
+        status, result = node.result(node.send_goal('patrol'), 60.0)
+        if arrived(status, result) or time.monotonic() > deadline:
+            return status, result
+
+
+def _succeeded(status, result):
+    return status == GoalStatus.STATUS_SUCCEEDED
+
+
+def _wait_goal_executing(ros, server, timeout=20.0):  # noqa: F811
+    """Wait until the action server ``/server`` reports a goal executing (its status topic)."""
+    from action_msgs.msg import GoalStatusArray
+    from rclpy.qos import QoSHistoryPolicy
+    seen = threading.Event()
+
+    def on_status(msg):
+        if any(s.status == GoalStatus.STATUS_EXECUTING for s in msg.status_list):
+            seen.set()
+    qos = QoSProfile(history=QoSHistoryPolicy.KEEP_LAST, depth=1,
+                     reliability=QoSReliabilityPolicy.RELIABLE,
+                     durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
+    sub = ros.node.create_subscription(GoalStatusArray, f'/{server}/_action/status',
+                                       on_status, qos)
+    try:
+        return seen.wait(timeout)
+    finally:
+        ros.node.destroy_subscription(sub)
 
 
 def test_bad_poses_are_refused_before_use(ros, ros_processes, workdir,  # noqa: F811
@@ -385,11 +423,12 @@ def test_bad_poses_are_refused_before_use(ros, ros_processes, workdir,  # noqa: 
                            (_pose_msg(ros, frame='odom'), "frame 'odom'"),
                            (_pose_msg(ros, stamp=Time()), 'zero time stamp'),
                            (_pose_msg(ros, stamp=future), 'in the future')):
-            status, result = _run_with_pose(node, publisher, msg)
+            status, result = _run_with_pose(
+                node, publisher, msg, lambda status, result, words=words: words in result.message)
             assert status == GoalStatus.STATUS_ABORTED, (words, result)
             assert result.error_code == ErrorCode.POSE_UNAVAILABLE, (words, result)
             assert words in result.message, result.message
-        status, result = _run_with_pose(node, publisher, _pose_msg(ros))
+        status, result = _run_with_pose(node, publisher, _pose_msg(ros), _succeeded)
         assert status == GoalStatus.STATUS_SUCCEEDED, result
     finally:
         ros.node.destroy_publisher(publisher)
@@ -403,7 +442,8 @@ def test_pose_qos_is_a_parameter(ros, ros_processes, workdir, patrol_model):  # 
     publisher = ros.node.create_publisher(PoseWithCovarianceStamped, '/' + topic, qos)
     strict = _pose_node(ros, ros_processes, workdir, patrol_model, topic)
     try:
-        status, result = _run_with_pose(strict, publisher, _pose_msg(ros))
+        status, result = _run_with_pose(strict, publisher, _pose_msg(ros),
+                                        lambda status, result: 'incompatible' in result.message)
         assert result.error_code == ErrorCode.POSE_UNAVAILABLE, result
         assert 'incompatible QoS' in result.message and 'pose_qos_reliability' in result.message
     finally:
@@ -412,9 +452,8 @@ def test_pose_qos_is_a_parameter(ros, ros_processes, workdir, patrol_model):  # 
                        ['pose_qos_reliability:=best_effort', 'pose_qos_durability:=volatile'])
     publisher_b = ros.node.create_publisher(PoseWithCovarianceStamped, f'/{topic}b', qos)
     try:
-        assert wait_until(lambda: ros.node.count_subscribers(f'/{topic}b') >= 1, 20.0)
-        time.sleep(0.5)
-        status, result = _run_with_pose(loose, publisher_b, _pose_msg(ros))
+        assert wait_until(lambda: publisher_b.get_subscription_count() >= 1, 20.0)
+        status, result = _run_with_pose(loose, publisher_b, _pose_msg(ros), _succeeded)
         assert status == GoalStatus.STATUS_SUCCEEDED, result
     finally:
         ros.node.destroy_publisher(publisher)
@@ -467,7 +506,7 @@ def test_requests_during_the_load_get_not_active_at_once(ros, ros_processes,  # 
 
 def test_call_refuses_nul_and_non_utf8_tasks(planner, ros_env, capsys):
     from argparse import Namespace
-    from llm_planner import client
+    from llm_planner.ros import client
     env = dict(ros_env)
     bad = b'go to the kitchen \xff\xfe'
     proc = subprocess.run([sys.executable, '-m', 'llm_planner.cli', 'call', '--node',

@@ -42,7 +42,8 @@ def run_node(ros_processes, ros_node, model, cache_dir):
     args = ['--params-file', str(PARAMS_FILE)]  # then -p: the later one wins
     for name, value in dict(TINY_PARAMS, model_path=model, kv_cache_dir=str(cache_dir)).items():
         args += ['-p', f'{name}:={value}']
-    proc = ros_processes.start('llm_planner.node', namespace=ns, ros_args=args, name='planner')
+    proc = ros_processes.start('llm_planner.ros.planner_node', namespace=ns, ros_args=args,
+                               name='planner')
     proc.wait_for_output(r'active: ready|configure failed', 120.0)
     client = ros_node.service_client(Plan, f'{ns}/llm_planner/plan')
     answers = []

@@ -208,7 +208,7 @@ def test_topic_echo_once(system):
             done = len(results(system))
             assert response_fields(ros2(patrol(PLAN_RUN)))['success']
             wait_result(system, done + 1)
-            time.sleep(0.5)
+            wait_until(lambda: echo.poll() is not None, 0.5)  # echo got one and exited
         out, _ = echo.communicate(timeout=10.0)
     finally:
         if echo.poll() is None:

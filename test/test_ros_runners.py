@@ -30,10 +30,13 @@ from llm_planner.errors import ErrorCode
 from llm_planner.execution import (
     CancelToken, LatestPose, MapRunner, PlanExecutor, Pose, PoseTopicRunner)
 from llm_planner.program import parse_program
-from llm_planner.ros_runners import (
-    action_bindings, ActionBinding, ActionRunner, BindingError, CANCELED, DONE, load_action_type,
-    msg_to_pose, pose_to_stamped, quaternion_to_yaw, ros_clock_seconds, subscribe_pose, TIMEOUT,
-    Waits, yaw_to_quaternion)
+from llm_planner.ros.action_runner import ActionRunner
+from llm_planner.ros.bindings import (
+    action_bindings, ActionBinding, BindingError, load_action_type)
+from llm_planner.ros.messages import (
+    msg_to_pose, pose_to_stamped, quaternion_to_yaw, yaw_to_quaternion)
+from llm_planner.ros.pose_topic import ros_clock_seconds, subscribe_pose
+from llm_planner.ros.waits import CANCELED, DONE, TIMEOUT, Waits
 from llm_planner.semantic_map import SemanticMap
 import pytest
 from rclpy.task import Future

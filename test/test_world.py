@@ -16,9 +16,10 @@
 import math
 import os
 
+from llm_planner.geometry import Pose
 from llm_planner.sim.world import (
     apply_failure, default_world_file, DIE_EXIT_CODE, Failures, load_world, parse_failures,
-    Pose2D, SERVERS, world_from_dict, WorldError)
+    SERVERS, world_from_dict, WorldError)
 import pytest
 import yaml
 
@@ -44,7 +45,7 @@ def write(tmp_path, text, name='world.yaml'):
 def test_sim_world_places_and_objects():
     world = load_world(SIM_WORLD)
     assert world.frame == 'map'
-    assert world.robot == Pose2D('map', 0.0, 0.0, 0.0)
+    assert world.robot == Pose('map', 0.0, 0.0, 0.0)
     assert world.speed > 0.0
     assert {name: (p.pose.x, p.pose.y) for name, p in world.places.items()} == EXPECTED_PLACES
     assert 'garage' not in world.places and world.place('garage') is None
@@ -71,7 +72,7 @@ def test_default_world_file_exists():
 
 def test_empty_world_has_defaults(tmp_path):
     world = load_world(write(tmp_path, ''))
-    assert world.frame == 'map' and world.robot == Pose2D('map', 0.0, 0.0, 0.0)
+    assert world.frame == 'map' and world.robot == Pose('map', 0.0, 0.0, 0.0)
     assert world.places == {} and world.objects == {}
     assert world.failures == Failures()
 
@@ -87,13 +88,13 @@ def test_objects_by_place_offset_and_pose():
             'cup': {'x': -1.0, 'y': 2.0, 'yaw': 1.0, 'frame': 'map'},
         },
     })
-    assert world.robot == Pose2D('map', 1.0, 2.0, 0.5)
+    assert world.robot == Pose('map', 1.0, 2.0, 0.5)
     assert world.speed == 2.5 and math.isinf(world.search_radius)
-    assert world.objects['banana'] == Pose2D('map', 3.0, 1.0, 0.3)
-    assert world.objects['apple'] == Pose2D('map', 3.5, 0.5, 0.3)
-    assert world.objects['cup'] == Pose2D('map', -1.0, 2.0, 1.0)
+    assert world.objects['banana'] == Pose('map', 3.0, 1.0, 0.3)
+    assert world.objects['apple'] == Pose('map', 3.5, 0.5, 0.3)
+    assert world.objects['cup'] == Pose('map', -1.0, 2.0, 1.0)
     # Anywhere with an infinite radius.
-    assert world.find_object('cup', Pose2D('map', 100.0, 100.0)) is not None
+    assert world.find_object('cup', Pose('map', 100.0, 100.0)) is not None
 
 
 def test_yaml_infinity_is_accepted(tmp_path):
@@ -106,10 +107,10 @@ def test_object_near_picks_named_or_closest():
         'robot': {'grab_tolerance': 0.5},
         'objects': {'banana': {'x': 0.0, 'y': 0.0}, 'apple': {'x': 0.3, 'y': 0.0}},
     })
-    assert world.object_near(Pose2D('map', 0.25, 0.0))[0] == 'apple'
-    assert world.object_near(Pose2D('map', 0.25, 0.0), 'banana')[0] == 'banana'
-    assert world.object_near(Pose2D('map', 0.0, 0.0), 'cup') is None
-    assert world.object_near(Pose2D('map', 2.0, 0.0)) is None
+    assert world.object_near(Pose('map', 0.25, 0.0))[0] == 'apple'
+    assert world.object_near(Pose('map', 0.25, 0.0), 'banana')[0] == 'banana'
+    assert world.object_near(Pose('map', 0.0, 0.0), 'cup') is None
+    assert world.object_near(Pose('map', 2.0, 0.0)) is None
 
 
 @pytest.mark.parametrize('text, message', [
@@ -206,7 +207,7 @@ def test_absent_objects_leave_the_world():
     assert failures.absent_objects == {'banana', 'red_cup'}
     world = world_from_dict({'objects': {'banana': {'x': 0, 'y': 0}, 'apple': {'x': 0, 'y': 0}}})
     world.failures = failures
-    here = Pose2D('map', 0.0, 0.0)
+    here = Pose('map', 0.0, 0.0)
     assert world.find_object('banana', here) is None
     assert world.find_object('apple', here) is not None
     assert world.object_near(here, 'banana') is None

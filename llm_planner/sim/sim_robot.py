@@ -45,7 +45,7 @@ Every goal ends with one log line, e.g.::
 
 Failures (reject, abort, slow, offline, die mid-goal, silent or stale pose)
 are injected from the world YAML's ``failures`` list and the ``fail``
-parameter; the syntax is documented in ``llm_planner/sim/world.py``. Example::
+parameter; the syntax is documented in ``llm_planner/sim/failures.py``. Example::
 
     sim_robot --ros-args -p speed:=5.0 \\
         -p "fail:=['navigate:abort:TIMEOUT:no path', 'search:absent:banana']"
@@ -56,15 +56,16 @@ YAML's failures.
 """
 
 import math
-import os
 import signal
 import sys
 import threading
 import time
 
 from geometry_msgs.msg import PoseStamped, PoseWithCovarianceStamped
+from llm_planner.geometry import Pose, quaternion_to_yaw, yaw_to_quaternion
+from llm_planner.sim.goals import GoalExecution
 from llm_planner.sim.world import (
-    default_world_file, DIE_EXIT_CODE, load_world, parse_failures, Pose2D, SERVERS, WorldError)
+    default_world_file, load_world, parse_failures, pose_text, SERVERS, WorldError)
 from llm_planner_interfaces.action import GrabObject, Navigate, SearchObject
 from rcl_interfaces.msg import ParameterDescriptor, ParameterType, SetParametersResult
 import rclpy
@@ -81,15 +82,6 @@ from rclpy.time import Time
 _ParameterUninitialized = getattr(
     rclpy_exceptions, 'ParameterUninitializedException', rclpy_exceptions.ParameterException)
 
-# Outcomes of a goal, as logged.
-SUCCEEDED = 'SUCCEEDED'
-ABORTED = 'ABORTED'
-CANCELED = 'CANCELED'
-PREEMPTED = 'PREEMPTED'
-SHUTDOWN = 'SHUTDOWN'
-
-_ARRIVED = 1e-6
-
 # Each action server, once: its action type, the parameter naming it and the
 # default name (relative to the node's namespace).
 SERVER_SPECS = {
@@ -97,16 +89,6 @@ SERVER_SPECS = {
     'search': (SearchObject, 'search_action_name', 'search_object'),
     'grab': (GrabObject, 'grab_action_name', 'grab_object'),
 }
-
-
-def yaw_to_quaternion(yaw):
-    """Return ``(x, y, z, w)`` of a rotation of ``yaw`` radians about z."""
-    return (0.0, 0.0, math.sin(yaw / 2.0), math.cos(yaw / 2.0))
-
-
-def quaternion_to_yaw(x, y, z, w):
-    """Return the rotation about z of a quaternion (need not be normalized)."""
-    return math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
 
 
 def _raw_pose(stamped):
@@ -118,21 +100,7 @@ def _raw_pose(stamped):
     return f'({p.x:.2f}, {p.y:.2f}, {yaw:.2f}) in {frame}'
 
 
-class _Goal:
-    """One goal being executed: its handle, server, log label, result and failures."""
-
-    def __init__(self, robot, handle, server, label, result):
-        self.started = time.monotonic()
-        self.handle = handle
-        self.server = server
-        self.label = label
-        self.result = result
-        # The failures in force when the goal started (a later `fail` applies to later goals).
-        self.failures = robot._world.failures.server(server)
-        self.status = 'waiting'  # the feedback text of search and grab
-
-
-class SimRobot(Node):
+class SimRobot(GoalExecution, Node):
     """Navigate / SearchObject / GrabObject servers and a pose topic over a ``World``."""
 
     def __init__(self, **kwargs):
@@ -181,8 +149,8 @@ class SimRobot(Node):
             'server needs the name).')
         fail = self._declare_string_array(
             'fail', 'Failures injected on top of those of the world file, e.g. '
-            '["navigate:reject", "search:absent:banana"] (syntax in llm_planner/sim/world.py). '
-            'May be changed at run time, except :offline.')
+            '["navigate:reject", "search:absent:banana"] (syntax in '
+            'llm_planner/sim/failures.py). May be changed at run time, except :offline.')
         if pose_rate <= 0.0 or feedback_rate <= 0.0 or world.speed <= 0.0:
             raise WorldError('pose_rate, feedback_rate and speed must be > 0')
         if self.executor_threads < 2:
@@ -235,7 +203,7 @@ class SimRobot(Node):
             names[name] + (' (OFFLINE)' if self._offline[name] else '') for name in SERVERS)
         self.get_logger().info(
             f'READY servers: {servers}; pose on {pose_topic} at {pose_rate:g} Hz; '
-            f'robot at {world.robot}, speed {world.speed:g} m/s; world {world_file}; '
+            f'robot at {pose_text(world.robot)}, speed {world.speed:g} m/s; world {world_file}; '
             f'failures: {world.failures.describe() or "none"}')
 
     # Parameters -------------------------------------------------------------
@@ -285,7 +253,7 @@ class SimRobot(Node):
     # Pose topic -------------------------------------------------------------
 
     def robot_pose(self):
-        """Return the current robot ``Pose2D``."""
+        """Return the current robot ``Pose``."""
         with self._lock:
             return self._pose
 
@@ -330,7 +298,7 @@ class SimRobot(Node):
     # Goal acceptance --------------------------------------------------------
 
     def _to_pose2d(self, stamped, need_orientation):
-        """Return ``(Pose2D, '')`` for a PoseStamped, or ``(None, reason)``."""
+        """Return ``(Pose, '')`` for a PoseStamped, or ``(None, reason)``."""
         frame = stamped.header.frame_id.strip() or self._world.frame
         if frame != self._world.frame:
             return None, f'frame {frame!r} is not {self._world.frame!r} (no TF here)'
@@ -346,7 +314,7 @@ class SimRobot(Node):
             yaw = 0.0
         else:
             yaw = quaternion_to_yaw(q.x, q.y, q.z, q.w)
-        return Pose2D(frame, p.x, p.y, yaw), ''
+        return Pose(frame, p.x, p.y, yaw), ''
 
     def _reject(self, server, label, reason):
         self.get_logger().warning(f'GOAL {self._names[server]} {label} -> REJECTED ({reason})')
@@ -388,229 +356,6 @@ class SimRobot(Node):
 
     def _cancel_goal(self, goal_handle):
         return CancelResponse.ACCEPT
-
-    # Goal execution ---------------------------------------------------------
-
-    def _interrupted(self, goal):
-        """Return why the goal must stop now (an outcome), or None to go on."""
-        failures = goal.failures
-        if (failures.die_after is not None
-                and time.monotonic() - goal.started >= failures.die_after):
-            self._die(goal.server, failures.die_after)
-        if self._stop.is_set() or not self.context.ok():
-            return SHUTDOWN
-        if goal.handle.is_cancel_requested:
-            return CANCELED
-        if goal.server == 'navigate':
-            with self._lock:
-                if self._nav_current is not goal.handle:
-                    return PREEMPTED
-        return None
-
-    def _die(self, server, seconds):
-        self.get_logger().fatal(
-            f'injected failure {server}:die_after:{seconds:g}: the process exits now '
-            f'(status {DIE_EXIT_CODE})')
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(DIE_EXIT_CODE)
-
-    def _spend(self, goal, seconds, feedback):
-        """Let ``seconds`` pass, publishing feedback; return an outcome if interrupted."""
-        end = time.monotonic() + seconds
-        while True:
-            outcome = self._interrupted(goal)
-            if outcome is not None:
-                return outcome
-            feedback()
-            left = end - time.monotonic()
-            if left <= 0.0:
-                return None
-            self._stop.wait(min(self._feedback_period, left))
-
-    def _finish(self, goal, outcome, detail):
-        """Set the goal's terminal state, log the one-line summary and return its result."""
-        handle = goal.handle
-        try:
-            if outcome == SUCCEEDED:
-                handle.succeed()
-            elif outcome == CANCELED:
-                handle.canceled()
-            else:
-                handle.abort()
-        except Exception as error:  # the context may be gone at shutdown
-            detail += f' (state not set: {error})'
-        if goal.server == 'navigate':
-            with self._lock:
-                if self._nav_current is handle:
-                    self._nav_current = None
-        text = (f'GOAL {self._names[goal.server]} {goal.label} -> {outcome}{detail} '
-                f'in {time.monotonic() - goal.started:.1f} s')
-        if outcome in (SUCCEEDED, CANCELED):
-            self.get_logger().info(text)
-        else:
-            self.get_logger().warning(text)
-        return goal.result
-
-    def _execute(self, goal, feedback, finish, work, abort=None):
-        """
-        Run a goal through the sequence every server shares; return its result.
-
-        The injected delay (feedback flowing), then an injected abort
-        (``abort(ABORTED, message)``, by default ``finish``) or the server's
-        ``work()``, which returns ``(None, result)`` when done or
-        ``(outcome, None)`` when stopped. A goal canceled, preempted or shut
-        down ends with ``finish(outcome, message)``.
-        """
-        outcome = self._spend(goal, goal.failures.delay, feedback)
-        if outcome is None and goal.failures.abort:
-            message = goal.failures.abort_message or f'injected failure {goal.server}:abort'
-            return (abort or finish)(ABORTED, message)
-        if outcome is None:
-            outcome, result = work()
-            if outcome is None:
-                return result
-        return finish(outcome, self._interruption_message(outcome))
-
-    @staticmethod
-    def _interruption_message(outcome):
-        return {
-            CANCELED: 'canceled',
-            PREEMPTED: 'preempted by a newer goal',
-            SHUTDOWN: 'sim_robot is shutting down',
-        }.get(outcome, outcome.lower())
-
-    # Navigate ---------------------------------------------------------------
-
-    def _execute_navigate(self, goal_handle):
-        target, _ = self._to_pose2d(goal_handle.request.pose, need_orientation=True)
-        goal = _Goal(self, goal_handle, 'navigate', f'pose={target}', Navigate.Result())
-
-        def feedback():
-            pose = self.robot_pose()
-            msg = Navigate.Feedback()
-            msg.current_pose = self._pose_stamped(pose)
-            msg.distance_remaining = float(pose.distance_to(target))
-            goal_handle.publish_feedback(msg)
-
-        def finish(outcome, error_msg='', error_code=0):
-            goal.result.error_code = error_code
-            goal.result.error_msg = error_msg
-            detail = ''
-            if outcome in (ABORTED, PREEMPTED, SHUTDOWN):
-                detail = f' error_code={error_code} ({error_msg})'
-            return self._finish(goal, outcome, detail)
-
-        def abort(outcome, message):
-            feedback()
-            return finish(outcome, message, goal.failures.abort_code)
-
-        def work():
-            speed = self._world.speed / goal.failures.slow
-            last = time.monotonic()
-            while True:
-                outcome = self._interrupted(goal)
-                if outcome is not None:
-                    return outcome, None
-                now = time.monotonic()
-                step = speed * (now - last)
-                last = now
-                with self._lock:
-                    if self._nav_current is goal_handle:
-                        self._pose = self._step_towards(self._pose, target, step)
-                    remaining = self._pose.distance_to(target)
-                feedback()
-                if remaining <= _ARRIVED:
-                    break
-                self._stop.wait(min(self._feedback_period, remaining / speed))
-            with self._lock:
-                if self._nav_current is goal_handle:
-                    self._pose = target
-            return None, finish(SUCCEEDED)
-
-        return self._execute(goal, feedback, finish, work, abort)
-
-    @staticmethod
-    def _step_towards(pose, target, step):
-        dx = target.x - pose.x
-        dy = target.y - pose.y
-        distance = math.hypot(dx, dy)
-        if distance <= step or distance <= _ARRIVED:
-            return Pose2D(target.frame, target.x, target.y, target.yaw)
-        ratio = step / distance
-        return Pose2D(target.frame, pose.x + dx * ratio, pose.y + dy * ratio, math.atan2(dy, dx))
-
-    # Search and grab: a status text as feedback, a timed action, then a check -------
-
-    def _status_feedback(self, goal, feedback_type):
-        def feedback():
-            msg = feedback_type()
-            msg.status = goal.status
-            goal.handle.publish_feedback(msg)
-        return feedback
-
-    def _timed_work(self, goal, status, seconds, feedback, then):
-        """Return the work of a timed action: ``seconds`` spent, then ``then()``."""
-        def work():
-            goal.status = status
-            outcome = self._spend(goal, seconds * goal.failures.slow, feedback)
-            return (outcome, None) if outcome is not None else (None, then())
-        return work
-
-    def _execute_search(self, goal_handle):
-        name = goal_handle.request.object_name.strip()
-        goal = _Goal(self, goal_handle, 'search', f'object={name!r}', SearchObject.Result())
-        feedback = self._status_feedback(goal, SearchObject.Feedback)
-
-        def finish(outcome, message, detail=None):
-            goal.result.message = message
-            return self._finish(goal, outcome, f' ({message})' if detail is None else detail)
-
-        def look():
-            robot = self.robot_pose()
-            pose = self._world.find_object(name, robot)
-            if pose is None:
-                radius = self._world.search_radius
-                where = 'anywhere' if math.isinf(radius) else (
-                    f'within {radius:.2f} m of the robot at ({robot.x:.2f}, {robot.y:.2f})')
-                return finish(SUCCEEDED, f'{name} not found {where}', f' not found ({where})')
-            goal.result.found = True
-            goal.result.pose = self._pose_stamped(pose)
-            return finish(SUCCEEDED, f'{name} found at {pose}', f' found at {pose}')
-
-        work = self._timed_work(goal, f'searching for {name}', self._world.search_seconds,
-                                feedback, look)
-        return self._execute(goal, feedback, finish, work)
-
-    def _execute_grab(self, goal_handle):
-        name = goal_handle.request.object_name.strip()
-        where, _ = self._to_pose2d(goal_handle.request.where, need_orientation=False)
-        goal = _Goal(self, goal_handle, 'grab', f'object={name!r} where={where}',
-                     GrabObject.Result())
-        feedback = self._status_feedback(goal, GrabObject.Feedback)
-
-        def finish(outcome, message, success=False):
-            goal.result.success = success
-            goal.result.message = message
-            return self._finish(goal, outcome, f' ({message})')
-
-        def pick():
-            robot = self.robot_pose()
-            reach = robot.distance_to(where)
-            if reach > self._world.arm_reach:
-                return finish(
-                    ABORTED, f'({where.x:.2f}, {where.y:.2f}) is {reach:.2f} m from the robot, '
-                    f'beyond arm reach {self._world.arm_reach:.2f} m')
-            hit = self._world.object_near(where, name)
-            if hit is None:
-                return finish(
-                    ABORTED, f'no {name or "object"} within {self._world.grab_tolerance:.2f} m '
-                    f'of ({where.x:.2f}, {where.y:.2f})')
-            return finish(SUCCEEDED, f'grabbed {hit[0]}', success=True)
-
-        work = self._timed_work(goal, f'grabbing {name or "an object"}', self._world.grab_seconds,
-                                feedback, pick)
-        return self._execute(goal, feedback, finish, work)
 
     # Shutdown ---------------------------------------------------------------
 

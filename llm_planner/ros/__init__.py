@@ -1,0 +1,24 @@
+# Copyright 2026 llm_planner developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""
+The ROS layer: ``planner_node`` and the ROS side of execution.
+
+``planner_node.py`` (main, signals) runs ``node.py`` (the lifecycle node),
+which is thin over ``parameters`` (schema, checks), ``arbiter`` (which task
+runs; plain Python), ``tasks`` (the ~/plan and ~/execute_task paths),
+``runtime`` (what configure builds), ``diagnostics`` and ``lifecycle``.
+Execution's ROS runners: ``action_runner`` (goals), ``bindings`` (the
+``run:`` schema), ``messages`` (conversions), ``pose_topic`` and ``waits``
+(awaitable waits with deadlines). ``client.py``: ``llm-planner call``.
+"""

@@ -1,0 +1,180 @@
+# Copyright 2026 llm_planner developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""
+The package's layout: which folder may import what, and how long a file may be.
+
+* ROS (rclpy and the message packages) only in ``llm_planner/ros/`` and
+  ``llm_planner/sim/``: the planner, the executor and the CLI's planning run
+  without a ROS graph (the CLI's ROS client is ``ros/client.py``).
+* llama.cpp (``llama_cpp``) only in the backends and the decoding modules.
+* No file over MAX_LINES lines, but for the listed exceptions.
+
+Every import counts, a function's lazy ``import`` too.
+"""
+
+import ast
+import pathlib
+import subprocess
+import sys
+
+PACKAGE = pathlib.Path(__file__).resolve().parent.parent / 'llm_planner'
+
+# Top-level modules that exist only in a ROS installation.
+ROS_MODULES = ('rclpy', 'rcl_interfaces', 'action_msgs', 'builtin_interfaces',
+               'diagnostic_msgs', 'geometry_msgs', 'std_msgs', 'llm_planner_interfaces')
+# Where they may be imported (folders of the package).
+ROS_FOLDERS = ('ros', 'sim')
+
+# Where llama_cpp may be imported: one list, folders and files of the package.
+# (The decoding modules may move into a decoding/ folder: change this list then.)
+LLAMA_ALLOWED = ('backends/', 'fast_decode.py', 'segment_cache.py', 'kv_state_cache.py')
+
+MAX_LINES = 500
+# Files over MAX_LINES for now: they belong to parts of issue 11 still pending.
+# Each leaves this list once split (test_the_exceptions_are_still_needed).
+OVER_THE_LIMIT = (
+    # issue 10's files (the planning side, being rewritten): split after it lands.
+    'fast_decode.py',
+    'planner.py',
+    'prompt.py',
+    # the decoding part of issue 11 (one owner of the llama.cpp state).
+    'backends/llama_backend.py',
+)
+
+
+def _sources():
+    return sorted(PACKAGE.rglob('*.py'))
+
+
+def _relative(path):
+    return path.relative_to(PACKAGE).as_posix()
+
+
+def _imports(path):
+    """Return the top-level module names ``path`` imports, with their line numbers."""
+    tree = ast.parse(path.read_text(encoding='utf-8'), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(alias.name.split('.')[0], node.lineno) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.append((node.module.split('.')[0], node.lineno))
+    return found
+
+
+def _violations(modules, allowed):
+    out = []
+    for path in _sources():
+        rel = _relative(path)
+        if allowed(rel):
+            continue
+        out += [f'{rel}:{line} imports {name}' for name, line in _imports(path)
+                if name in modules]
+    return out
+
+
+def test_the_sources_are_found():
+    names = {_relative(p) for p in _sources()}
+    assert {'ros/node.py', 'sim/sim_robot.py', 'planner.py', 'execution.py'} <= names
+
+
+def test_ros_is_imported_only_in_ros_and_sim():
+    problems = _violations(ROS_MODULES, lambda rel: rel.split('/')[0] in ROS_FOLDERS)
+    assert not problems, 'ROS outside llm_planner/ros and llm_planner/sim:\n' + \
+        '\n'.join(problems)
+
+
+def test_llama_cpp_is_imported_only_in_the_backends_and_the_decoding_modules():
+    problems = _violations(('llama_cpp',), lambda rel: any(
+        rel.startswith(a) if a.endswith('/') else rel == a for a in LLAMA_ALLOWED))
+    assert not problems, 'llama_cpp outside ' + ', '.join(LLAMA_ALLOWED) + ':\n' + \
+        '\n'.join(problems)
+
+
+def test_the_core_modules_load_no_ros():
+    """Importing every module outside ros/ and sim/ loads no ROS module, even indirectly."""
+    names = ['llm_planner.' + _relative(p)[:-3].replace('/', '.').removesuffix('.__init__')
+             for p in _sources() if _relative(p).split('/')[0] not in ROS_FOLDERS]
+    names = [n for n in names if n != 'llm_planner.__init__']
+    code = ('import importlib, sys\n'
+            f'for name in {names!r}:\n'
+            '    importlib.import_module(name)\n'
+            f'print(sorted(m for m in sys.modules if m.split(".")[0] in {ROS_MODULES!r}))')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == '[]'
+
+
+# What the loopback robot may use of the package: the plain helpers, not the planner.
+SIM_MAY_IMPORT = ('llm_planner.geometry', 'llm_planner.names', 'llm_planner.yaml_file',
+                  'llm_planner.semantic_map', 'llm_planner.sim', 'llm_planner_interfaces')
+
+
+def test_the_sim_uses_only_the_plain_helpers():
+    problems = []
+    for path in sorted((PACKAGE / 'sim').rglob('*.py')):
+        tree = ast.parse(path.read_text(encoding='utf-8'))
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
+            problems += [f'{_relative(path)}:{node.lineno} imports {name}' for name in names
+                         if name.startswith('llm_planner') and not any(
+                             name == m or name.startswith(m + '.') for m in SIM_MAY_IMPORT)]
+    assert not problems, '\n'.join(problems)
+
+
+# The one YAML loader, and the call sites still to move to it (issue 10's prompt.py).
+YAML_LOADER = 'yaml_file.py'
+YAML_PENDING = ('prompt.py',)
+
+
+def test_yaml_files_are_parsed_only_by_the_loader():
+    problems = []
+    for path in _sources():
+        rel = _relative(path)
+        if rel in (YAML_LOADER,) + YAML_PENDING:
+            continue
+        tree = ast.parse(path.read_text(encoding='utf-8'))
+        problems += [f'{rel}:{node.lineno} calls yaml.{node.func.attr}'
+                     for node in ast.walk(tree)
+                     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                     and isinstance(node.func.value, ast.Name) and node.func.value.id == 'yaml'
+                     and node.func.attr.startswith(('load', 'safe_load', 'full_load'))]
+    assert not problems, f'YAML parsed outside llm_planner/{YAML_LOADER}:\n' + \
+        '\n'.join(problems)
+
+
+def test_no_file_is_over_the_line_limit():
+    problems = []
+    for path in _sources():
+        rel = _relative(path)
+        lines = len(path.read_text(encoding='utf-8').splitlines())
+        if lines > MAX_LINES and rel not in OVER_THE_LIMIT:
+            problems.append(f'{rel}: {lines} lines (at most {MAX_LINES})')
+    assert not problems, '\n'.join(problems)
+
+
+def test_the_node_file_is_thin():
+    lines = len((PACKAGE / 'ros' / 'node.py').read_text(encoding='utf-8').splitlines())
+    assert lines < 300, f'ros/node.py has {lines} lines'
+
+
+def test_the_exceptions_are_still_needed():
+    """An exception left after its file was split hides the next growth: remove it."""
+    for rel in OVER_THE_LIMIT:
+        path = PACKAGE / rel
+        assert path.is_file(), f'{rel} is listed in OVER_THE_LIMIT but does not exist'
+        lines = len(path.read_text(encoding='utf-8').splitlines())
+        assert lines > MAX_LINES, f'{rel} has {lines} lines now: remove it from OVER_THE_LIMIT'
