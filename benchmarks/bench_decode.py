@@ -18,8 +18,8 @@ For planning prompts (PromptBuilder's when it is available, else a short
 ChatML prompt listing the skills) and the plan grammar, times
 
 * (a) ``Llama.create_completion(grammar=LlamaGrammar, temperature=0)``,
-* (b) :func:`llm_planner.fast_decode.plain_greedy_decode`,
-* (c) :class:`llm_planner.fast_decode.FastGrammarDecoder`,
+* (b) :func:`llm_planner.decoding.fast_decode.plain_greedy_decode`,
+* (c) :class:`llm_planner.decoding.fast_decode.FastGrammarDecoder`,
 
 each from the same KV cache state (the whole prompt cached, so only the
 decoding is timed; the prompt's own evaluation is timed once, apart), and
@@ -41,10 +41,10 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import llama_cpp  # noqa: E402
-from llm_planner.catalog import SkillCatalog  # noqa: E402
-from llm_planner.fast_decode import FastGrammarDecoder, plain_greedy_decode  # noqa: E402
-from llm_planner.grammar import build_gbnf  # noqa: E402
-from llm_planner.semantic_map import SemanticMap  # noqa: E402
+from llm_planner.core.catalog import SkillCatalog  # noqa: E402
+from llm_planner.core.semantic_map import SemanticMap  # noqa: E402
+from llm_planner.decoding.fast_decode import FastGrammarDecoder, plain_greedy_decode  # noqa: E402
+from llm_planner.planning.grammar import build_gbnf  # noqa: E402
 
 DEMO_MODEL = ROOT / 'models' / 'qwen2.5-coder-1.5b-instruct-q4_k_m.gguf'
 TASKS = [
@@ -79,10 +79,10 @@ def chatml_prompt(catalog, semantic_map, task):
 def make_prompts(catalog, semantic_map, tasks):
     """Return (prompt texts, where they came from)."""
     try:
-        from llm_planner.prompt import load_examples, PromptBuilder
+        from llm_planner.planning.prompt import load_examples, PromptBuilder
         builder = PromptBuilder(catalog, semantic_map,
                                 load_examples(str(ROOT / 'config' / 'examples.yaml')))
-        return [builder.build(t) for t in tasks], 'llm_planner.prompt.PromptBuilder'
+        return [builder.build(t) for t in tasks], 'llm_planner.planning.prompt.PromptBuilder'
     except ImportError:
         return [chatml_prompt(catalog, semantic_map, t) for t in tasks], 'plain ChatML'
 

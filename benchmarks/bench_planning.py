@@ -119,9 +119,9 @@ def chatml(system, turns):
 
 def seed_valid(text, catalog, semantic_map):
     """Return (True, '') when the seed-style JSON answer is a valid plan, else (False, why)."""
-    from llm_planner.errors import PlannerError
-    from llm_planner.program import steps_from_json
-    from llm_planner.validator import validate
+    from llm_planner.core.errors import PlannerError
+    from llm_planner.core.program import steps_from_json
+    from llm_planner.core.validator import validate
     if text.strip() == 'ERROR':
         return True, 'ERROR'
     match = re.search(r'\[.*\]', text, re.S)
@@ -140,7 +140,7 @@ def run_tasks(planner, tasks=None, kinds=None):
 
     ``kinds``, a dict, gets each latency under 'plan' or the error code.
     """
-    from llm_planner.errors import PlannerError
+    from llm_planner.core.errors import PlannerError
     tasks = TASKS if tasks is None else tasks
     try:
         planner.plan(tasks[0])  # first request after load, not counted
@@ -187,7 +187,7 @@ def next_grammar(planner, text):
         return actions_grammar or planner.grammar
     if actions_grammar is None or text.count('\n') > 1 or not text.endswith('\n'):
         return None
-    from llm_planner.actions import check_actions, parse_actions
+    from llm_planner.planning.actions import check_actions, parse_actions
     unsupported, round_trip = check_actions(parse_actions(text), planner.catalog)
     if unsupported:
         return None
@@ -198,9 +198,9 @@ def bench_planner(args):
     """Planner in this process: time-to-ready, per-task figures, identity check."""
     import dataclasses
 
-    from llm_planner.config import PlannerConfig
-    from llm_planner.fast_decode import plain_greedy_decode
-    from llm_planner.planner import Planner
+    from llm_planner.planning.config import PlannerConfig
+    from llm_planner.decoding.fast_decode import plain_greedy_decode
+    from llm_planner.planning.planner import Planner
 
     config = PlannerConfig.from_yaml(str(ROOT / 'config' / 'planner.yaml'))
     # No KV state file here (figures comparable run to run); see bench_restart.
@@ -344,7 +344,7 @@ def eval_tasks():
 
 def plan_outcome(planner, task):
     """Return what the planner answers for ``task``: the raw text and program, or the error."""
-    from llm_planner.errors import PlannerError
+    from llm_planner.core.errors import PlannerError
     try:
         result = planner.plan(task)
         return ('plan', result.raw_output, result.program)
@@ -356,8 +356,8 @@ def bench_restart(args):
     """Time to ready cold (no KV state file) and warm (restored); restored plans vs fresh."""
     import dataclasses
 
-    from llm_planner.config import PlannerConfig
-    from llm_planner.planner import Planner
+    from llm_planner.planning.config import PlannerConfig
+    from llm_planner.planning.planner import Planner
 
     folder = tempfile.mkdtemp(prefix='llm_planner_bench_kv_')
     figures = {}

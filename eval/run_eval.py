@@ -21,7 +21,7 @@ picks its frozen ``test`` half (the default, what ``make eval`` reports), its
 which has no categories or split, over the config's own map (``--locations``
 picks another map).
 
-Every task is planned with :class:`llm_planner.planner.Planner` and compared
+Every task is planned with :class:`llm_planner.planning.planner.Planner` and compared
 with its expected program (up to variable renaming: variables are renamed by
 order of first assignment; places compare by their canonical name, so an
 alias matches; object names compare case-insensitively) or its expected
@@ -60,12 +60,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 if ROOT not in sys.path:  # run from a source checkout without installing
     sys.path.insert(0, ROOT)
 
-from llm_planner.catalog import VALUES_LOCATIONS  # noqa: E402
-from llm_planner.config import PlannerConfig  # noqa: E402
-from llm_planner.errors import ErrorCode, PlannerError  # noqa: E402
-from llm_planner.planner import Planner  # noqa: E402
-from llm_planner.program import is_variable, parse_program  # noqa: E402
-from llm_planner.semantic_map import normalize_place_name  # noqa: E402
+from llm_planner.core.catalog import VALUES_LOCATIONS  # noqa: E402
+from llm_planner.core.errors import ErrorCode, PlannerError  # noqa: E402
+from llm_planner.core.program import is_variable, parse_program  # noqa: E402
+from llm_planner.core.semantic_map import normalize_place_name  # noqa: E402
+from llm_planner.planning.config import PlannerConfig  # noqa: E402
+from llm_planner.planning.planner import Planner  # noqa: E402
 import yaml  # noqa: E402
 
 DEVSET = os.path.join(ROOT, 'eval', 'devset.yaml')

@@ -41,8 +41,8 @@ import json
 import os
 import sys
 
-from llm_planner.config import default_config_dir, PlannerConfig
-from llm_planner.errors import ErrorCode, PlannerError
+from llm_planner.core.errors import ErrorCode, PlannerError
+from llm_planner.planning.config import default_config_dir, PlannerConfig
 
 # Subcommand registrations, in help order: 'module:function' (see the module doc).
 COMMANDS = [
@@ -111,7 +111,8 @@ class _LazyPlanner:
         self._error = None
 
     def plan(self, task):
-        from llm_planner.planner import Planner, screen_task
+        from llm_planner.planning.planner import Planner
+        from llm_planner.planning.screening import screen_task
         if self._config is None and self._error is None:
             try:
                 self._config = load_config(self._args)
@@ -137,7 +138,7 @@ class _LazyPlanner:
 
 
 def _plan_one(planner, task, fmt):
-    from llm_planner.program import format_program, steps_to_json
+    from llm_planner.core.program import format_program, steps_to_json
     try:
         result = planner.plan(task)
     except PlannerError as e:

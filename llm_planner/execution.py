@@ -23,7 +23,7 @@ callback; rclpy futures are awaitable there), ``asyncio.run`` in tests, or
 A runner is a callable ``runner(call: StepCall)`` returning the step's value
 (a :class:`Pose` for LOCATION, a ``str`` for STRING, ``None`` for skills that
 return nothing), or an awaitable of it; it raises
-:class:`~llm_planner.errors.PlannerError` to fail the step with an error code.
+:class:`~llm_planner.core.errors.PlannerError` to fail the step with an error code.
 Runners are chosen by the skill's ``run.kind`` (``config/skills.yaml``):
 ``map`` and ``pose_topic`` are here; ``action`` is in
 :mod:`llm_planner.ros` (action_runner, pose_topic).
@@ -42,11 +42,11 @@ import threading
 import time
 
 # KIND_MAP (catalog.py) is one of the run kinds handled here.
-from llm_planner.catalog import KIND_MAP, LOCATION, STRING  # noqa: F401
-from llm_planner.errors import ErrorCode, PlannerError
-from llm_planner.geometry import Pose  # noqa: F401 - a LOCATION value, also from here
-from llm_planner.program import is_variable
-from llm_planner.validator import validate
+from llm_planner.core.catalog import KIND_MAP, LOCATION, STRING  # noqa: F401
+from llm_planner.core.errors import ErrorCode, PlannerError
+from llm_planner.core.geometry import Pose  # noqa: F401 - a LOCATION value, also from here
+from llm_planner.core.program import is_variable
+from llm_planner.core.validator import validate
 
 # Progress states, as in ExecuteTask feedback.
 RUNNING = 'running'

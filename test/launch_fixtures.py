@@ -81,8 +81,8 @@ def probe_model(workdir, catalog, task, max_steps, accept, seeds=range(16)):
     ``catalog`` and ``max_steps``) suits the test. Raises RuntimeError when
     no seed does.
     """
-    from llm_planner.config import PlannerConfig
-    from llm_planner.planner import Planner
+    from llm_planner.planning.config import PlannerConfig
+    from llm_planner.planning.planner import Planner
     from llm_planner.testing.tiny_model import write_tiny_gguf
     tried = []
     for seed in seeds:

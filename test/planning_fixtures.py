@@ -24,10 +24,10 @@ tokens (a large ``max_tokens``); a small ``max_steps`` keeps them short.
 import os
 import shutil
 
-from llm_planner.catalog import SkillCatalog
-from llm_planner.config import PlannerConfig
-from llm_planner.prompt import load_examples
-from llm_planner.semantic_map import SemanticMap
+from llm_planner.core.catalog import SkillCatalog
+from llm_planner.core.semantic_map import SemanticMap
+from llm_planner.planning.config import PlannerConfig
+from llm_planner.planning.prompt import load_examples
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))

@@ -13,14 +13,14 @@
 # limitations under the License.
 """The action line: parsing, the verbs' meaning, refusal and round trip, its grammar."""
 
-from llm_planner.actions import (
-    actions_gbnf, check_actions, decide_round_trip, derive_actions, format_actions, meaning,
-    parse_actions, refusal_message)
-from llm_planner.catalog import CatalogError, SkillCatalog
-from llm_planner.errors import ErrorCode, PlannerError
-from llm_planner.gbnf_nfa import GrammarMatcher
-from llm_planner.planner import Planner
-from llm_planner.program import parse_program
+from llm_planner.core.catalog import CatalogError, SkillCatalog
+from llm_planner.core.errors import ErrorCode, PlannerError
+from llm_planner.core.program import parse_program
+from llm_planner.decoding.gbnf_nfa import GrammarMatcher
+from llm_planner.planning.actions import (actions_gbnf, check_actions, decide_round_trip,
+                                          derive_actions, format_actions, meaning, parse_actions,
+                                          refusal_message)
+from llm_planner.planning.planner import Planner
 import pytest
 
 pytest_plugins = ['planning_fixtures']

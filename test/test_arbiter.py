@@ -16,7 +16,7 @@
 import subprocess
 import sys
 
-from llm_planner.errors import ErrorCode, PlannerError
+from llm_planner.core.errors import ErrorCode, PlannerError
 from llm_planner.execution import CancelToken
 from llm_planner.ros.arbiter import Job, JobArbiter
 import pytest

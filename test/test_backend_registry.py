@@ -20,10 +20,10 @@ the config check and the node's model label find the backend by name alone.
 
 from llm_planner.backends import registry
 from llm_planner.backends.base import Backend, Completion
-from llm_planner.config import PlannerConfig
-from llm_planner.errors import ErrorCode, PlannerError
-from llm_planner.planner import Planner
-from llm_planner.program import Step
+from llm_planner.core.errors import ErrorCode, PlannerError
+from llm_planner.core.program import Step
+from llm_planner.planning.config import PlannerConfig
+from llm_planner.planning.planner import Planner
 import pytest
 
 ANSWERS = ['DO: go\n', '$kitchen = GET_LOCATION(location_name:"kitchen")\nGO(to:$kitchen)\n']

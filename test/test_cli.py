@@ -18,7 +18,7 @@ import os
 import subprocess
 import sys
 
-from llm_planner.program import steps_from_json
+from llm_planner.core.program import steps_from_json
 import pytest
 import yaml
 

@@ -16,7 +16,7 @@
 import dataclasses
 import os
 
-from llm_planner.config import default_config_dir, FIELD_NAMES, FIELDS, PlannerConfig
+from llm_planner.planning.config import default_config_dir, FIELD_NAMES, FIELDS, PlannerConfig
 import pytest
 import yaml
 

@@ -18,11 +18,11 @@ import os
 import pathlib
 import re
 
-from llm_planner.catalog import SkillCatalog
-from llm_planner.errors import ErrorCode, PlannerError
-from llm_planner.program import parse_program
-from llm_planner.semantic_map import normalize_place_name, SemanticMap
-from llm_planner.validator import validate
+from llm_planner.core.catalog import SkillCatalog
+from llm_planner.core.errors import ErrorCode, PlannerError
+from llm_planner.core.program import parse_program
+from llm_planner.core.semantic_map import normalize_place_name, SemanticMap
+from llm_planner.core.validator import validate
 import pytest
 import yaml
 
@@ -212,7 +212,7 @@ def test_eval_selects_split_and_category(tasks):
 
 def test_shuffled_copies_keep_content(tmp_path):
     run_eval = _module('run_eval')
-    from llm_planner.config import PlannerConfig
+    from llm_planner.planning.config import PlannerConfig
     config = PlannerConfig.from_yaml(str(CONFIG / 'planner.yaml')).replace(
         locations_file=str(EVAL / 'locations.yaml'))
     (tmp_path / 'a').mkdir()

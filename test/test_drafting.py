@@ -13,8 +13,8 @@
 # limitations under the License.
 """Drafts for speculative decoding: prompt lookup and plan-language guesses."""
 
-from llm_planner.drafting import (
-    answer_start, consensus, lookups, next_line, plan_guess, repeats_line)
+from llm_planner.decoding.drafting import (answer_start, consensus, lookups, next_line, plan_guess,
+                                           repeats_line)
 import pytest
 
 

@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 """
-The error codes are written in one place, llm_planner/errors.py.
+The error codes are written in one place, llm_planner/core/errors.py.
 
 The interface files' comments, the README's table and docs/architecture.md
 list them for people; these tests check every list against errors.py, per
@@ -23,8 +23,8 @@ one place and not the others fails here.
 import os
 import re
 
-from llm_planner.errors import (ALL_CODES, CLI_PLAN_CODES, ErrorCode, EXECUTE_ACTION_CODES,
-                                PLAN_SERVICE_CODES, PLANNING_CODES)
+from llm_planner.core.errors import (ALL_CODES, CLI_PLAN_CODES, ErrorCode, EXECUTE_ACTION_CODES,
+                                     PLAN_SERVICE_CODES, PLANNING_CODES)
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

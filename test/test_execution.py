@@ -17,13 +17,12 @@ import asyncio
 import pathlib
 import threading
 
-from llm_planner.catalog import SkillCatalog
-from llm_planner.errors import ErrorCode, PlannerError
-from llm_planner.execution import (
-    CancelToken, check_runnable, LatestPose, MapRunner, PlanExecutor, Pose, PoseTopicRunner,
-    run_sync)
-from llm_planner.program import parse_program
-from llm_planner.semantic_map import SemanticMap
+from llm_planner.core.catalog import SkillCatalog
+from llm_planner.core.errors import ErrorCode, PlannerError
+from llm_planner.core.program import parse_program
+from llm_planner.core.semantic_map import SemanticMap
+from llm_planner.execution import (CancelToken, check_runnable, LatestPose, MapRunner,
+                                   PlanExecutor, Pose, PoseTopicRunner, run_sync)
 import pytest
 
 CONFIG = pathlib.Path(__file__).resolve().parent.parent / 'config'

@@ -29,15 +29,15 @@ below these random models' logit gaps, so outputs still agree token for token.
 import os
 
 import llama_cpp
-from llm_planner import fast_decode
-from llm_planner.catalog import SkillCatalog
-from llm_planner.drafting import lookups, plan_guess
-from llm_planner.errors import ErrorCode, PlannerError
-from llm_planner.fast_decode import FastGrammarDecoder, plain_greedy_decode
-from llm_planner.gbnf_nfa import GrammarMatcher
-from llm_planner.grammar import build_gbnf
-from llm_planner.program import parse_program
-from llm_planner.semantic_map import SemanticMap
+from llm_planner.core.catalog import SkillCatalog
+from llm_planner.core.errors import ErrorCode, PlannerError
+from llm_planner.core.program import parse_program
+from llm_planner.core.semantic_map import SemanticMap
+from llm_planner.decoding import fast_decode
+from llm_planner.decoding.drafting import lookups, plan_guess
+from llm_planner.decoding.fast_decode import FastGrammarDecoder, plain_greedy_decode
+from llm_planner.decoding.gbnf_nfa import GrammarMatcher
+from llm_planner.planning.grammar import build_gbnf
 import numpy as np
 import pytest
 

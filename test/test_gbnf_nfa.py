@@ -26,10 +26,10 @@ import random
 import re
 
 import llama_cpp
-from llm_planner.catalog import SkillCatalog
-from llm_planner.gbnf_nfa import GrammarError, GrammarMatcher, MANY, parse_gbnf
-from llm_planner.grammar import build_gbnf
-from llm_planner.semantic_map import SemanticMap
+from llm_planner.core.catalog import SkillCatalog
+from llm_planner.core.semantic_map import SemanticMap
+from llm_planner.decoding.gbnf_nfa import GrammarError, GrammarMatcher, MANY, parse_gbnf
+from llm_planner.planning.grammar import build_gbnf
 from llm_planner.testing.tiny_model import EOS_ID
 from llm_planner.testing.tiny_model_bpe import write_tiny_bpe_gguf
 import pytest

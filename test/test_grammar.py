@@ -19,12 +19,12 @@ it, so it probes the grammar much harder than a real model would.
 """
 
 from llm_planner.backends.llama_backend import LlamaBackend
-from llm_planner.errors import ErrorCode, PlannerError
-from llm_planner.grammar import build_gbnf, line_gbnf
-from llm_planner.planner import Planner
-from llm_planner.program import parse_program
-from llm_planner.prompt import AnswerFormat, PromptBuilder
-from llm_planner.validator import validate
+from llm_planner.core.errors import ErrorCode, PlannerError
+from llm_planner.core.program import parse_program
+from llm_planner.core.validator import validate
+from llm_planner.planning.grammar import build_gbnf, line_gbnf
+from llm_planner.planning.planner import Planner
+from llm_planner.planning.prompt import AnswerFormat, PromptBuilder
 import pytest
 
 pytest_plugins = ['planning_fixtures']

@@ -20,7 +20,7 @@ import threading
 import time
 
 from llm_planner.backends import HttpBackend
-from llm_planner.errors import ErrorCode, PlannerError
+from llm_planner.core.errors import ErrorCode, PlannerError
 import pytest
 
 pytest_plugins = ['fixtures_inference']

@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 """
-KV state files (llm_planner.kv_state_cache): a restart restores the evaluated prompt.
+KV state files (llm_planner.decoding.kv_state_cache): a restart restores the evaluated prompt.
 
 What must hold: a restored state computes exactly what a fresh evaluation
 does (logits bitwise, plans on every eval task); a truncated, corrupt,
@@ -28,15 +28,15 @@ import time
 import zlib
 
 import llama_cpp
-from llm_planner import kv_state_cache
 from llm_planner.backends import LlamaBackend
-from llm_planner.catalog import SkillCatalog
-from llm_planner.config import PlannerConfig
-from llm_planner.errors import PlannerError
-from llm_planner.grammar import build_gbnf
-from llm_planner.kv_state_cache import HEADER, KvStateCache
-from llm_planner.planner import Planner
-from llm_planner.semantic_map import SemanticMap
+from llm_planner.core.catalog import SkillCatalog
+from llm_planner.core.errors import PlannerError
+from llm_planner.core.semantic_map import SemanticMap
+from llm_planner.decoding import kv_state_cache
+from llm_planner.decoding.kv_state_cache import HEADER, KvStateCache
+from llm_planner.planning.config import PlannerConfig
+from llm_planner.planning.grammar import build_gbnf
+from llm_planner.planning.planner import Planner
 import numpy as np
 import pytest
 import yaml

@@ -11,14 +11,14 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""Unit tests of llm_planner.names: the folding steps, and the two folds built from them."""
+"""Unit tests of llm_planner.core.names: the folding steps, and the two folds built from them."""
 
 import random
 import re
 import unicodedata
 
-from llm_planner.names import drop_article, fold_accents, snake_name, underscore_blanks
-from llm_planner.semantic_map import normalize_place_name
+from llm_planner.core.names import drop_article, fold_accents, snake_name, underscore_blanks
+from llm_planner.core.semantic_map import normalize_place_name
 from llm_planner.sim.world import normalize_name
 import pytest
 

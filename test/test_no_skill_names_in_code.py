@@ -27,7 +27,7 @@ import os
 import pathlib
 import re
 
-from llm_planner.catalog import SkillCatalog
+from llm_planner.core.catalog import SkillCatalog
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / 'llm_planner'

@@ -36,7 +36,7 @@ from action_msgs.msg import GoalStatus, GoalStatusArray
 from diagnostic_msgs.msg import DiagnosticArray
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState
-from llm_planner.errors import ErrorCode
+from llm_planner.core.errors import ErrorCode
 from llm_planner.ros.action_runner import SafeActionClient
 from llm_planner_interfaces.action import ExecuteTask
 from llm_planner_interfaces.srv import Plan
@@ -92,8 +92,8 @@ def write_catalog(path, run, server):
 @pytest.fixture(scope='module')
 def patrol_model(workdir, tiny_files):
     """Return a tiny model that plans PATROL() (not ERROR) for "patrol"."""
-    from llm_planner.config import PlannerConfig
-    from llm_planner.planner import Planner
+    from llm_planner.planning.config import PlannerConfig
+    from llm_planner.planning.planner import Planner
     catalog = write_catalog(workdir / 'probe.yaml', NAVIGATE_RUN, 'probe')
     for seed in range(12):
         path = tiny_files.path(seed)
@@ -522,8 +522,8 @@ class DrivenPlanner:
 
 def _driven_planner_class():
     from llm_planner.backends.base import Backend
-    from llm_planner.planner import Planner, PlanResult
-    from llm_planner.program import parse_program
+    from llm_planner.planning.planner import Planner, PlanResult
+    from llm_planner.core.program import parse_program
 
     class NoModel(Backend):
         name = 'none'

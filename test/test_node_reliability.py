@@ -33,7 +33,7 @@ from action_msgs.msg import GoalStatus
 from geometry_msgs.msg import PoseWithCovarianceStamped
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState
-from llm_planner.errors import ErrorCode
+from llm_planner.core.errors import ErrorCode
 from llm_planner.ros.action_runner import SafeActionClient
 from llm_planner_interfaces.action import ExecuteTask
 from llm_planner_interfaces.srv import Plan

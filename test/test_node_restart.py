@@ -22,7 +22,7 @@ plans; a damaged file costs a warning line and a rebuild, not the node.
 import glob
 import pathlib
 
-from llm_planner.errors import ErrorCode
+from llm_planner.core.errors import ErrorCode
 from llm_planner_interfaces.srv import Plan
 from support.ros_utils import unique
 

@@ -16,11 +16,12 @@
 import threading
 
 from llm_planner.backends.base import Backend, Completion
-from llm_planner.config import PlannerConfig
-from llm_planner.errors import ErrorCode, PlannerError
-from llm_planner.planner import check_task, looks_like_injection, Planner, PlanResult
-from llm_planner.program import parse_program, Step
-from llm_planner.validator import validate
+from llm_planner.core.errors import ErrorCode, PlannerError
+from llm_planner.core.program import parse_program, Step
+from llm_planner.core.validator import validate
+from llm_planner.planning.config import PlannerConfig
+from llm_planner.planning.planner import Planner, PlanResult
+from llm_planner.planning.screening import check_task, looks_like_injection
 import pytest
 
 pytest_plugins = ['planning_fixtures']

@@ -15,10 +15,10 @@
 
 import json
 
-from llm_planner.errors import ErrorCode, PlannerError
-from llm_planner.program import (
-    format_program, MAX_LINES, MAX_PROGRAM_CHARS, parse_line, parse_program, Step,
-    steps_from_json, steps_to_json, steps_to_json_obj)
+from llm_planner.core.errors import ErrorCode, PlannerError
+from llm_planner.core.program import (format_program, MAX_LINES, MAX_PROGRAM_CHARS, parse_line,
+                                      parse_program, Step, steps_from_json, steps_to_json,
+                                      steps_to_json_obj)
 import pytest
 
 FETCH = """$kitchen = GET_LOCATION(location_name:"kitchen")

@@ -15,12 +15,12 @@
 
 import os
 
-from llm_planner.errors import PlannerError
-from llm_planner.program import parse_program
-from llm_planner.prompt import (
-    AnswerFormat, chatml, Example, ExampleError, examples_from_list, features, load_examples,
-    place_pattern, PromptBuilder)
-from llm_planner.validator import validate
+from llm_planner.core.errors import PlannerError
+from llm_planner.core.program import parse_program
+from llm_planner.core.validator import validate
+from llm_planner.planning.prompt import (AnswerFormat, chatml, Example, ExampleError,
+                                         examples_from_list, load_examples, PromptBuilder)
+from llm_planner.planning.similarity import features, place_pattern
 import pytest
 
 pytest_plugins = ['planning_fixtures']
@@ -216,7 +216,7 @@ def test_examples_that_contradict_the_catalog_are_left_out(catalog, semantic_map
 
 
 def test_answer_format_without_round_trip_skills():
-    from llm_planner.catalog import SkillCatalog
+    from llm_planner.core.catalog import SkillCatalog
     catalog = SkillCatalog.from_dict({'skills': [
         {'name': 'SAY', 'description': 'say', 'args': [{'name': 'text', 'type': 'STRING'}]}]})
     fmt = AnswerFormat(catalog)

@@ -25,19 +25,18 @@ import pathlib
 import threading
 import time
 
-from llm_planner.catalog import SkillCatalog
-from llm_planner.errors import ErrorCode
-from llm_planner.execution import (
-    CancelToken, LatestPose, MapRunner, PlanExecutor, Pose, PoseTopicRunner)
-from llm_planner.program import parse_program
+from llm_planner.core.catalog import SkillCatalog
+from llm_planner.core.errors import ErrorCode
+from llm_planner.core.program import parse_program
+from llm_planner.core.semantic_map import SemanticMap
+from llm_planner.execution import (CancelToken, LatestPose, MapRunner, PlanExecutor, Pose,
+                                   PoseTopicRunner)
 from llm_planner.ros.action_runner import ActionRunner
-from llm_planner.ros.bindings import (
-    action_bindings, ActionBinding, BindingError, load_action_type)
-from llm_planner.ros.messages import (
-    msg_to_pose, pose_to_stamped, quaternion_to_yaw, yaw_to_quaternion)
+from llm_planner.ros.bindings import action_bindings, ActionBinding, BindingError, load_action_type
+from llm_planner.ros.messages import (msg_to_pose, pose_to_stamped, quaternion_to_yaw,
+                                      yaw_to_quaternion)
 from llm_planner.ros.pose_topic import ros_clock_seconds, subscribe_pose
 from llm_planner.ros.waits import CANCELED, DONE, TIMEOUT, Waits
-from llm_planner.semantic_map import SemanticMap
 import pytest
 from rclpy.task import Future
 from support.ros_utils import unique, wait_until

@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 """
-The KV cache of few-shot examples (llm_planner.segment_cache) on tiny models.
+The KV cache of few-shot examples (llm_planner.decoding.segment_cache) on tiny models.
 
 A cached example is evaluated once, after the prefix, and lent to each
 prompt that chooses it; its keys are re-rotated when it is placed elsewhere.
@@ -26,12 +26,12 @@ import os
 
 import llama_cpp
 from llm_planner.backends import LlamaBackend
-from llm_planner.catalog import SkillCatalog
-from llm_planner.errors import ErrorCode, PlannerError
-from llm_planner.grammar import build_gbnf
-from llm_planner.planner import Planner
-from llm_planner.prompt import load_examples, PromptBuilder
-from llm_planner.semantic_map import SemanticMap
+from llm_planner.core.catalog import SkillCatalog
+from llm_planner.core.errors import ErrorCode, PlannerError
+from llm_planner.core.semantic_map import SemanticMap
+from llm_planner.planning.grammar import build_gbnf
+from llm_planner.planning.planner import Planner
+from llm_planner.planning.prompt import load_examples, PromptBuilder
 import numpy as np
 import pytest
 

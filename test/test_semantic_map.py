@@ -16,7 +16,7 @@
 
 import pathlib
 
-from llm_planner.semantic_map import MapError, SemanticMap
+from llm_planner.core.semantic_map import MapError, SemanticMap
 import pytest
 
 CONFIG = pathlib.Path(__file__).resolve().parent.parent / 'config'

@@ -23,7 +23,7 @@ import time
 
 from action_msgs.msg import GoalStatus
 from geometry_msgs.msg import PoseStamped, PoseWithCovarianceStamped
-from llm_planner.geometry import quaternion_to_yaw, yaw_to_quaternion
+from llm_planner.core.geometry import quaternion_to_yaw, yaw_to_quaternion
 from llm_planner.sim.world import DIE_EXIT_CODE
 from llm_planner_interfaces.action import GrabObject, Navigate, SearchObject
 import pytest

@@ -17,14 +17,14 @@ import os
 import shutil
 
 from llm_planner.backends.base import Backend, Completion
-from llm_planner.catalog import SkillCatalog
-from llm_planner.config import PlannerConfig
-from llm_planner.errors import ErrorCode, PlannerError
-from llm_planner.grammar import build_gbnf
-from llm_planner.planner import Planner
-from llm_planner.program import parse_program
-from llm_planner.prompt import PromptBuilder
-from llm_planner.validator import validate
+from llm_planner.core.catalog import SkillCatalog
+from llm_planner.core.errors import ErrorCode, PlannerError
+from llm_planner.core.program import parse_program
+from llm_planner.core.validator import validate
+from llm_planner.planning.config import PlannerConfig
+from llm_planner.planning.grammar import build_gbnf
+from llm_planner.planning.planner import Planner
+from llm_planner.planning.prompt import PromptBuilder
 import pytest
 import yaml
 

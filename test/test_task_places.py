@@ -11,13 +11,13 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""The places a task names (llm_planner/task_places.py) and the grammar that keeps to them."""
+"""The places a task names (planning/task_places.py) and the grammar that keeps to them."""
 
-from llm_planner.gbnf_nfa import GrammarMatcher
-from llm_planner.grammar import build_gbnf, line_gbnf
-from llm_planner.program import parse_program
-from llm_planner.semantic_map import SemanticMap
-from llm_planner.task_places import TaskPlaces
+from llm_planner.core.program import parse_program
+from llm_planner.core.semantic_map import SemanticMap
+from llm_planner.decoding.gbnf_nfa import GrammarMatcher
+from llm_planner.planning.grammar import build_gbnf, line_gbnf
+from llm_planner.planning.task_places import TaskPlaces
 import pytest
 
 pytest_plugins = ['planning_fixtures']

@@ -21,7 +21,7 @@ import threading
 import time
 
 from llm_planner.backends import check_gguf_file, Completion, LlamaBackend
-from llm_planner.errors import ErrorCode, PlannerError
+from llm_planner.core.errors import ErrorCode, PlannerError
 from llm_planner.testing.tiny_model import main as tiny_main, tiny_vocab, write_tiny_gguf
 import pytest
 
@@ -160,10 +160,10 @@ def test_generation_matches_alternatives_and_bounded_repetition(tiny_gguf_seeds,
 
 
 def test_generation_matches_the_project_plan_grammar(tiny):
-    from llm_planner.catalog import SkillCatalog
-    from llm_planner.grammar import build_gbnf
-    from llm_planner.program import parse_program
-    from llm_planner.semantic_map import SemanticMap
+    from llm_planner.core.catalog import SkillCatalog
+    from llm_planner.planning.grammar import build_gbnf
+    from llm_planner.core.program import parse_program
+    from llm_planner.core.semantic_map import SemanticMap
 
     catalog = SkillCatalog.load(ROOT / 'config' / 'skills.yaml')
     places = SemanticMap.load(ROOT / 'config' / 'locations.yaml')

@@ -15,13 +15,13 @@
 
 import os
 
-from llm_planner.catalog import SkillCatalog
-from llm_planner.errors import ErrorCode, PlannerError
-from llm_planner.gbnf_nfa import GrammarMatcher
-from llm_planner.grammar import build_gbnf
-from llm_planner.program import format_program, MAX_LITERAL, MAX_VAR, parse_program
-from llm_planner.semantic_map import SemanticMap
-from llm_planner.validator import tidy, validate
+from llm_planner.core.catalog import SkillCatalog
+from llm_planner.core.errors import ErrorCode, PlannerError
+from llm_planner.core.program import format_program, MAX_LITERAL, MAX_VAR, parse_program
+from llm_planner.core.semantic_map import SemanticMap
+from llm_planner.core.validator import tidy, validate
+from llm_planner.decoding.gbnf_nfa import GrammarMatcher
+from llm_planner.planning.grammar import build_gbnf
 import pytest
 
 CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))), 'config')
@@ -214,7 +214,7 @@ def test_empty_plan(catalog, semantic_map):
 
 
 def test_a_block_repeated_on_the_same_variable_is_collapsed():
-    from llm_planner.validator import collapse_repeats
+    from llm_planner.core.validator import collapse_repeats
     twice = parse_program('$c = SEARCH(object_name:"cup")\nGRAB(where:$c)\n'
                           '$c = SEARCH(object_name:"cup")\nGRAB(where:$c)\nGRAB(where:$c)')
     assert [s.text() for s in collapse_repeats(twice)] == [

@@ -16,10 +16,10 @@
 import math
 import os
 
-from llm_planner.geometry import Pose
-from llm_planner.sim.world import (
-    apply_failure, default_world_file, DIE_EXIT_CODE, Failures, load_world, parse_failures,
-    SERVERS, world_from_dict, WorldError)
+from llm_planner.core.geometry import Pose
+from llm_planner.sim.world import (apply_failure, default_world_file, DIE_EXIT_CODE, Failures,
+                                   load_world, parse_failures, SERVERS, world_from_dict,
+                                   WorldError)
 import pytest
 import yaml
 

@@ -11,12 +11,12 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""Unit tests of llm_planner.yaml_file, the one YAML loader, and its users' messages."""
+"""Unit tests of llm_planner.core.yaml_file, the one YAML loader, and its users' messages."""
 
-from llm_planner.config import PlannerConfig
-from llm_planner.semantic_map import MapError, SemanticMap
+from llm_planner.core.semantic_map import MapError, SemanticMap
+from llm_planner.core.yaml_file import load_yaml_as, read_yaml, YamlFileError
+from llm_planner.planning.config import PlannerConfig
 from llm_planner.sim.world import load_world, WorldError
-from llm_planner.yaml_file import load_yaml_as, read_yaml, YamlFileError
 import pytest
 
 

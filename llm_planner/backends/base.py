@@ -25,7 +25,7 @@ import os
 import struct
 import time
 
-from llm_planner.errors import ErrorCode, PlannerError
+from llm_planner.core.errors import ErrorCode, PlannerError
 
 GGUF_MAGIC = b'GGUF'
 # GGUF versions llama.cpp reads (version 1 has been unsupported for long).

@@ -29,7 +29,7 @@ import time
 import urllib.parse
 
 from llm_planner.backends.base import Backend, check_deadline, Completion
-from llm_planner.errors import ErrorCode, PlannerError
+from llm_planner.core.errors import ErrorCode, PlannerError
 
 GRAMMAR_FIELDS = ('grammar', 'guided_grammar')
 

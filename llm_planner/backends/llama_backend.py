@@ -30,7 +30,7 @@ import threading
 import time
 
 from llm_planner.backends.base import Backend, check_deadline, check_gguf_file, Completion
-from llm_planner.errors import ErrorCode, PlannerError
+from llm_planner.core.errors import ErrorCode, PlannerError
 import numpy as np
 
 # llama.cpp's OpenMP worker threads spin while they wait. On a CPU shared with
@@ -106,17 +106,17 @@ class LlamaBackend(Backend):
         ``n_gpu_layers`` -1 offloads all layers (when llama.cpp was built
         with GPU support); ``n_ctx`` 0 takes the model's training context.
         ``fast_decode`` decodes grammar requests with
-        :class:`llm_planner.fast_decode.FastGrammarDecoder` (check-first
+        :class:`llm_planner.decoding.fast_decode.FastGrammarDecoder` (check-first
         sampling, drafts verified in one batch), whose ``max_batch`` (None:
         the largest bitwise-exact size, measured) and ``guess`` (e.g.
-        :func:`llm_planner.drafting.plan_guess`) are given here;
+        :func:`llm_planner.decoding.drafting.plan_guess`) are given here;
         ``flash_attn`` makes small batches evaluate bitwise like single
         tokens at short contexts. ``cpu_repack`` False loads the weights in
         llama.cpp's plain layout rather than its repacked CPU layout.
         ``max_segments`` > 0 makes a KV cache shared by that many sequences
         more, so that ``warm()`` can cache prompt segments (the few-shot
-        examples, :mod:`llm_planner.segment_cache`). ``state_cache`` (a
-        :class:`llm_planner.kv_state_cache.KvStateCache`) keeps what
+        examples, :mod:`llm_planner.decoding.segment_cache`). ``state_cache`` (a
+        :class:`llm_planner.decoding.kv_state_cache.KvStateCache`) keeps what
         ``warm()`` evaluates in a file and restores it in later processes.
         """
         self.model_path = os.fspath(model_path) if model_path else model_path
@@ -237,7 +237,7 @@ class LlamaBackend(Backend):
         ``segments`` are texts that prompts may have right after the prefix,
         in any choice and order (the few-shot examples): with
         ``max_segments`` set, each is evaluated once here and reused (see
-        :mod:`llm_planner.segment_cache`). ``reserve`` is the context a
+        :mod:`llm_planner.decoding.segment_cache`). ``reserve`` is the context a
         request needs besides them; CONTEXT_OVERFLOW when it does not fit.
         """
         with self._lock:
@@ -271,21 +271,21 @@ class LlamaBackend(Backend):
             self._eval_prompt(tokens, None)
             self._prefix_tokens = len(tokens)
             if segments:
-                from llm_planner.segment_cache import SegmentCache
+                from llm_planner.decoding.segment_cache import SegmentCache
                 if self._segments is None:
                     self._segments = SegmentCache(llm, llm.n_batch)
                 self._segments.build(tokens, seg_tokens)
             if key is not None:
                 self._save_state(key)
 
-    # -- persisted KV state (llm_planner.kv_state_cache) --------------------
+    # -- persisted KV state (llm_planner.decoding.kv_state_cache) --------------------
 
     def _state_key(self, prefix_text, tokens, segments, seg_tokens):
         """Return (digest, facts JSON) of warm()'s state, or None without a state cache."""
         if self.state_cache is None:
             self.state_cache_result = 'off'
             return None
-        from llm_planner import kv_state_cache
+        from llm_planner.decoding import kv_state_cache
         try:
             facts = kv_state_cache.state_facts(
                 self._llama_cpp, self._llm, self.model_path, prefix_text, tokens, segments,
@@ -299,7 +299,7 @@ class LlamaBackend(Backend):
 
     def _restore_state(self, key, tokens, seg_tokens):
         """Restore warm()'s state from the cache file of ``key``; return whether it did."""
-        from llm_planner import kv_state_cache
+        from llm_planner.decoding import kv_state_cache
         llm = self._llm
         start = time.monotonic()
         why = 'llama.cpp refused it'
@@ -328,7 +328,7 @@ class LlamaBackend(Backend):
             llm._requires_eval = False
         self._prefix_tokens = n
         if any(seg_tokens):
-            from llm_planner.segment_cache import SegmentCache
+            from llm_planner.decoding.segment_cache import SegmentCache
             if self._segments is None:
                 self._segments = SegmentCache(llm, llm.n_batch)
             self._segments.adopt(tokens, seg_tokens)
@@ -339,7 +339,7 @@ class LlamaBackend(Backend):
 
     def _save_state(self, key):
         """Write the state warm() just evaluated to the cache file of ``key``."""
-        from llm_planner import kv_state_cache
+        from llm_planner.decoding import kv_state_cache
         start = time.monotonic()
         try:
             payload = kv_state_cache.read_context_state(self._llama_cpp, self._llm.ctx)
@@ -468,7 +468,7 @@ class LlamaBackend(Backend):
         """
         decoder = self._decoders.get(grammar)
         if decoder is None:
-            from llm_planner.fast_decode import FastGrammarDecoder
+            from llm_planner.decoding.fast_decode import FastGrammarDecoder
             self._llama_cpp.llama_sampler_free(self._grammar_sampler(grammar))  # validates
             decoder = FastGrammarDecoder(self._require_loaded(), grammar,
                                          max_batch=self.max_batch, guess=self.guess)
@@ -632,7 +632,7 @@ def from_config(config, guess=None, max_segments=0, **hints):
     """
     Return the LlamaBackend a PlannerConfig asks for (the registry's ``llama``).
 
-    ``guess`` drafts (see :mod:`llm_planner.drafting`); ``max_segments``
+    ``guess`` drafts (see :mod:`llm_planner.decoding.drafting`); ``max_segments``
     examples may have their KV cached. MODEL_UNAVAILABLE when the model file
     does not exist.
     """
@@ -641,7 +641,7 @@ def from_config(config, guess=None, max_segments=0, **hints):
         raise PlannerError(ErrorCode.MODEL_UNAVAILABLE, f'model file not found: {path}')
     state_cache = None
     if config.kv_cache_path:
-        from llm_planner.kv_state_cache import KvStateCache
+        from llm_planner.decoding.kv_state_cache import KvStateCache
         state_cache = KvStateCache(config.kv_cache_path, config.kv_cache_max_mb << 20)
     return LlamaBackend(path, n_ctx=config.n_ctx, n_threads=config.n_threads or None,
                         n_gpu_layers=config.n_gpu_layers, seed=0, verbose=False,

@@ -39,7 +39,7 @@ import threading
 import time
 
 from action_msgs.msg import GoalStatus
-from llm_planner.errors import ErrorCode, PlannerError
+from llm_planner.core.errors import ErrorCode, PlannerError
 from llm_planner.ros.bindings import action_bindings
 from llm_planner.ros.waits import CANCELED, DONE, TIMEOUT
 from rclpy.action import ActionClient

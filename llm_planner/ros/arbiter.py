@@ -38,7 +38,7 @@ check, so a live parameter change applies to the next request.
 from contextlib import contextmanager
 import threading
 
-from llm_planner.errors import ErrorCode, PlannerError
+from llm_planner.core.errors import ErrorCode, PlannerError
 
 PREEMPT = 'preempt'
 REJECT = 'reject'

@@ -23,8 +23,8 @@ field); at run time it makes the goal of a call and reads its result.
 import importlib
 import re
 
-from llm_planner.catalog import LOCATION, STRING
-from llm_planner.errors import ErrorCode, EXECUTE_ACTION_CODES
+from llm_planner.core.catalog import LOCATION, STRING
+from llm_planner.core.errors import ErrorCode, EXECUTE_ACTION_CODES
 from llm_planner.execution import KIND_ACTION, Pose
 from llm_planner.ros.messages import msg_to_pose, pose_to_msg, pose_to_stamped
 

@@ -15,8 +15,8 @@
 
 from geometry_msgs.msg import Pose as PoseMsg
 from geometry_msgs.msg import PoseStamped
+from llm_planner.core.geometry import quaternion_to_yaw, yaw_to_quaternion
 from llm_planner.execution import Pose
-from llm_planner.geometry import quaternion_to_yaw, yaw_to_quaternion
 from llm_planner_interfaces.msg import PlanStep
 
 __all__ = ['msg_to_pose', 'pose_to_msg', 'pose_to_stamped', 'quaternion_to_yaw',

@@ -14,7 +14,7 @@
 """
 ``PlannerNode``: the ``llm_planner`` managed (lifecycle) node.
 
-A thin ROS layer over :mod:`llm_planner.planner` and
+A thin ROS layer over :mod:`llm_planner.planning.planner` and
 :mod:`llm_planner.execution`; its parts are its siblings in ``ros/``
 (parameters, arbiter, tasks, runtime, diagnostics, lifecycle);
 ``planner_node.py`` runs it.
@@ -35,16 +35,16 @@ import threading
 import time
 
 from diagnostic_msgs.msg import DiagnosticArray
-from llm_planner.config import PlannerConfig
-from llm_planner.errors import ErrorCode, PlannerError
-from llm_planner.planner import Planner
+from llm_planner.core.errors import ErrorCode, PlannerError
+from llm_planner.planning.config import PlannerConfig
+from llm_planner.planning.planner import Planner
 from llm_planner.ros import parameters
 from llm_planner.ros.arbiter import JobArbiter
 from llm_planner.ros.bindings import BindingError
 from llm_planner.ros.diagnostics import diagnostic_array, PlanningStats
 from llm_planner.ros.lifecycle import guard_change_state, LifecycleState
-from llm_planner.ros.runtime import (
-    build_runtime, close_runtime, log_configured, model_name, release_memory)
+from llm_planner.ros.runtime import (build_runtime, close_runtime, log_configured, model_name,
+                                     release_memory)
 from llm_planner.ros.tasks import PREEMPT_WAIT, TaskServer
 from llm_planner.ros.waits import Waits
 from llm_planner_interfaces.action import ExecuteTask

@@ -14,7 +14,7 @@
 """
 The node's parameters: its own keys, their checks, declaration and validation.
 
-The planning keys are :data:`llm_planner.config.FIELDS` (checked by
+The planning keys are :data:`llm_planner.planning.config.FIELDS` (checked by
 :meth:`PlannerConfig.from_dict`); the node adds :data:`NODE_FIELDS`, checked
 by :func:`check_node_value`. Both are declared with descriptors and checked
 again in the set-parameters callback (:func:`on_set_parameters`), so a bad
@@ -23,7 +23,7 @@ value is refused with its reason and the node keeps its old one.
 
 import math
 
-from llm_planner.config import Field, FIELDS, PlannerConfig
+from llm_planner.planning.config import Field, FIELDS, PlannerConfig
 from rcl_interfaces.msg import ParameterDescriptor, ParameterType, SetParametersResult
 from rclpy.expand_topic_name import expand_topic_name
 from rclpy.qos import QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy

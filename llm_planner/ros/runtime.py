@@ -17,10 +17,9 @@ import ctypes
 from dataclasses import dataclass
 import gc
 
-from llm_planner.execution import (
-    check_runnable, KIND_ACTION, KIND_MAP, KIND_POSE_TOPIC, LatestPose, MapRunner,
-    PoseTopicRunner)
-from llm_planner.planner import Planner
+from llm_planner.execution import (check_runnable, KIND_ACTION, KIND_MAP, KIND_POSE_TOPIC,
+                                   LatestPose, MapRunner, PoseTopicRunner)
+from llm_planner.planning.planner import Planner
 from llm_planner.ros.action_runner import ActionRunner
 from llm_planner.ros.bindings import BindingError
 from llm_planner.ros.parameters import POSE_DURABILITY, POSE_RELIABILITY

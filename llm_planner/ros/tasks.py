@@ -33,7 +33,7 @@ with a deadline). No executor thread is held while the model runs.
 from concurrent.futures import ThreadPoolExecutor
 import json
 
-from llm_planner.errors import ErrorCode, PlannerError
+from llm_planner.core.errors import ErrorCode, PlannerError
 from llm_planner.execution import CancelToken, ExecutionResult, PlanExecutor
 from llm_planner.ros.action_runner import CANCEL_WAIT
 from llm_planner.ros.arbiter import Job

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field, replace
 import math
 import re
 
-from llm_planner.names import snake_name
+from llm_planner.core.names import snake_name
 
 SERVERS = ('navigate', 'search', 'grab')
 

@@ -26,7 +26,7 @@ import os
 import sys
 import time
 
-from llm_planner.geometry import Pose
+from llm_planner.core.geometry import Pose
 from llm_planner.sim.world import DIE_EXIT_CODE, pose_text
 from llm_planner_interfaces.action import GrabObject, Navigate, SearchObject
 

@@ -62,10 +62,10 @@ import threading
 import time
 
 from geometry_msgs.msg import PoseStamped, PoseWithCovarianceStamped
-from llm_planner.geometry import Pose, quaternion_to_yaw, yaw_to_quaternion
+from llm_planner.core.geometry import Pose, quaternion_to_yaw, yaw_to_quaternion
 from llm_planner.sim.goals import GoalExecution
-from llm_planner.sim.world import (
-    default_world_file, load_world, parse_failures, pose_text, SERVERS, WorldError)
+from llm_planner.sim.world import (default_world_file, load_world, parse_failures, pose_text,
+                                   SERVERS, WorldError)
 from llm_planner_interfaces.action import GrabObject, Navigate, SearchObject
 from rcl_interfaces.msg import ParameterDescriptor, ParameterType, SetParametersResult
 import rclpy

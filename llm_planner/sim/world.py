@@ -47,12 +47,12 @@ from dataclasses import dataclass, field
 import math
 import os
 
-from llm_planner.geometry import Pose
-from llm_planner.semantic_map import Place
+from llm_planner.core.geometry import Pose
+from llm_planner.core.semantic_map import Place
+from llm_planner.core.yaml_file import read_yaml, YamlFileError
 from llm_planner.sim.failures import (  # noqa: F401 - the world's names, re-exported
     apply_failure, DIE_EXIT_CODE, Failures, normalize_name, parse_failures, SERVERS,
     WorldError)
-from llm_planner.yaml_file import read_yaml, YamlFileError
 
 DEFAULT_FRAME = 'map'
 

@@ -22,7 +22,7 @@ multi-character pieces taken from the plan language and from task words
 ``kitchen``...), each with every prefix so that SentencePiece merging can
 build it. Decoding under a grammar with it crosses token boundaries in the
 middle of forced text, which is what exercises the verify and rollback paths
-of :mod:`llm_planner.fast_decode`. Spaces are stored as U+2581 as in real
+of :mod:`llm_planner.decoding.fast_decode`. Spaces are stored as U+2581 as in real
 SentencePiece vocabularies; no space is prefixed to the text.
 
 Command line: ``python -m llm_planner.testing.tiny_model_bpe OUT.gguf [--seed N]``.

@@ -132,7 +132,7 @@ class SegmentCache:
 
         Sets what :meth:`build` sets, without evaluating: for a context
         whose state :meth:`build` left (saved and restored by
-        :mod:`llm_planner.kv_state_cache`): the prefix in sequence 0, segment
+        :mod:`llm_planner.decoding.kv_state_cache`): the prefix in sequence 0, segment
         i at its first position after the prefix in sequence i + 1, nothing
         placed. ``segments`` as given to :meth:`build` (empty ones skipped).
         """

@@ -15,7 +15,7 @@
 Name folding: the steps that make two spellings of a name compare equal (plain Python).
 
 Each step is written once; a folding function of the package is a chain of
-them: :func:`llm_planner.semantic_map.normalize_place_name` is
+them: :func:`llm_planner.core.semantic_map.normalize_place_name` is
 ``underscore_blanks(drop_article(fold_accents(name)))``, the loopback robot's
 object and place names are ``snake_name(name)``.
 """

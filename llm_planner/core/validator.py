@@ -19,9 +19,9 @@ catalog skill with the declared arguments and types, every variable is
 assigned before use with the right type, and every place is on the map.
 """
 
-from llm_planner.catalog import LOCATION, STRING, VALUES_LOCATIONS
-from llm_planner.errors import ErrorCode, PlannerError
-from llm_planner.program import is_variable, MAX_LITERAL, VAR_RE
+from llm_planner.core.catalog import LOCATION, STRING, VALUES_LOCATIONS
+from llm_planner.core.errors import ErrorCode, PlannerError
+from llm_planner.core.program import is_variable, MAX_LITERAL, VAR_RE
 
 DEFAULT_MAX_STEPS = 16
 

@@ -27,7 +27,7 @@ the argmax. :class:`FastGrammarDecoder` picks the same tokens for less work:
 * drafts verified in one batch (speculative decoding with drafts that cost
   no model): jump-forward over the text the grammar forces (after
   ``$k = GET_L`` only ``OCATION(location_name:"`` can follow), chained with
-  guesses (:mod:`llm_planner.drafting`: the variable a call most likely
+  guesses (:mod:`llm_planner.decoding.drafting`: the variable a call most likely
   names, lines looked up in the prompt's examples), cut to what the grammar
   admits. The draft's canonical tokens are evaluated together with the
   pending token, with logits at every position; each drafted token is kept
@@ -52,7 +52,7 @@ those of one-token steps (:meth:`FastGrammarDecoder.measure_exact_batch`; 1,
 i.e. no drafts, on the demo CPU with 2 threads).
 
 The llama.cpp grammar sampler stays the judge of what is admissible; the
-Python matcher of :mod:`llm_planner.gbnf_nfa` only proposes drafts. The loop
+Python matcher of :mod:`llm_planner.decoding.gbnf_nfa` only proposes drafts. The loop
 works on an existing ``llama_cpp.Llama`` through the low-level API and keeps
 its ``n_tokens`` / ``input_ids`` equal to what the KV cache holds, so
 ``Llama``'s own prefix reuse and ours agree across requests.
@@ -65,9 +65,9 @@ import itertools
 import time
 
 import llama_cpp
-from llm_planner import drafting
-from llm_planner.errors import ErrorCode, PlannerError
-from llm_planner.gbnf_nfa import GrammarMatcher, MANY
+from llm_planner.core.errors import ErrorCode, PlannerError
+from llm_planner.decoding import drafting
+from llm_planner.decoding.gbnf_nfa import GrammarMatcher, MANY
 import numpy as np
 
 # Candidates checked one by one (by falling logit) before masking the vocabulary.
@@ -372,8 +372,8 @@ class FastGrammarDecoder:
 
         ``jump_forward`` drafts (forced text, then guesses); ``guess(text,
         prompt)`` returns a guess of what follows the text generated so far
-        ('' for none), e.g. :func:`llm_planner.drafting.plan_guess`; ``lookup`` adds
-        prompt lookup (:func:`llm_planner.drafting.lookups`); ``max_candidates`` is how
+        ('' for none), e.g. :func:`llm_planner.decoding.drafting.plan_guess`; ``lookup`` adds
+        prompt lookup (:func:`llm_planner.decoding.drafting.lookups`); ``max_candidates`` is how
         many top tokens are checked one by one before masking the whole
         vocabulary. None of these changes the output.
 
@@ -558,11 +558,11 @@ class FastGrammarDecoder:
 
         Chains, while there is room: the text the grammar forces; at the
         answer's start the first line of the nearest example's answer
-        (:func:`llm_planner.drafting.answer_start`); at an open field (a
+        (:func:`llm_planner.decoding.drafting.answer_start`); at an open field (a
         name starts) the word every earlier occurrence of this line continues
-        with (:func:`llm_planner.drafting.consensus`); the guesser's guess;
+        with (:func:`llm_planner.decoding.drafting.consensus`); the guesser's guess;
         at a line start, how lines after one calling the same skill start
-        (:func:`llm_planner.drafting.next_line`); else prompt lookup in
+        (:func:`llm_planner.decoding.drafting.next_line`); else prompt lookup in
         ``text`` and ``corpus`` (the prompt), stopped where an open field
         starts. Every guess is cut to the part the grammar admits.
         """

@@ -39,7 +39,7 @@ explicit ``do:`` only for tasks it refuses.
 import re
 import unicodedata
 
-from llm_planner.grammar import gbnf_literal
+from llm_planner.planning.grammar import gbnf_literal
 
 PREFIX = 'DO: '
 SEPARATOR = ', '

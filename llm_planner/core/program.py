@@ -20,7 +20,7 @@ The plan language: one skill call per line, with ``$variables``.
     GO(to:$kitchen)
 
 A line reading ``ERROR`` alone means the model refuses the task. This module
-only parses and prints; :mod:`llm_planner.validator` checks a plan against the
+only parses and prints; :mod:`llm_planner.core.validator` checks a plan against the
 catalog. Nothing here ever evaluates model output as code.
 """
 
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import json
 import re
 
-from llm_planner.errors import ErrorCode, PlannerError
+from llm_planner.core.errors import ErrorCode, PlannerError
 
 REFUSAL = 'ERROR'
 MAX_PROGRAM_CHARS = 8000

@@ -26,7 +26,7 @@ plan is therefore one the task itself gives:
 A small model breaks this in recognisable ways: it guesses where an object
 usually is ("fetch me the charger" -> the office) or mistranslates a place
 the map knows ("buanderie" -> "basement"). The planner
-(:mod:`llm_planner.planner`) decodes such a line again under a grammar that
+(:mod:`llm_planner.planning.planner`) decodes such a line again under a grammar that
 admits only the map's places the task names (:meth:`TaskPlaces.literals`;
 none: the line cannot look a place up at all). A name not on the map that
 is not the task's words is taken for a mistranslation only when the task
@@ -41,7 +41,9 @@ All of it is matching words, folded like the round-trip rules fold them
 (case, accents, punctuation); nothing here knows a skill or a language.
 """
 
-from llm_planner.actions import task_words
+from llm_planner.core.catalog import VALUES_LOCATIONS
+from llm_planner.core.program import is_variable, Step
+from llm_planner.planning.actions import task_words
 
 
 def phrase(name):
@@ -110,4 +112,74 @@ class TaskPlaces:
                 and not any(p in f' {objects} ' for p in self._said[name])]
 
 
-__all__ = ['TaskPlaces', 'phrase']
+def step_literals(step, catalog, places=True):
+    """Return a step's text literals: of its place arguments (``places``), else the others."""
+    skill = catalog.get(step.function)
+    if skill is None:
+        return []
+    out = []
+    for name, value in step.args:
+        arg = skill.arg(name)
+        if (arg is not None and (arg.values == VALUES_LOCATIONS) == places
+                and not is_variable(value)):
+            out.append(value)
+    return out
+
+
+def add_lookups(steps, catalog, task_places):
+    """
+    Return ``steps`` with the lookup of a named place the plan goes to unlooked-up.
+
+    ``GO(to:$bedroom)`` with no ``$bedroom`` stored before, in a task that
+    names the bedroom, is the move to the bedroom without its lookup (the
+    variables are named after their places): the map's lookup skill
+    (``run: {kind: map}``, one place argument) stores it just before. Any
+    other unassigned variable is left to the planner's repair.
+    """
+    lookup = next((s for s in catalog if s.is_map_lookup and s.returns
+                   and len(s.args) == 1 and s.args[0].values == VALUES_LOCATIONS), None)
+    if lookup is None:
+        return steps
+    out, assigned = [], set()
+    for step in steps:
+        skill = catalog.get(step.function)
+        for name, value in step.args:
+            arg = skill.arg(name) if skill is not None else None
+            if (arg is None or arg.type != lookup.returns or not is_variable(value)
+                    or value in assigned):
+                continue
+            place = task_places.semantic_map.resolve(value[1:])
+            if place is not None and place.name == value[1:] and task_places.allows(place.name):
+                out.append(Step(lookup.name, ((lookup.args[0].name, place.name),), value))
+                assigned.add(value)
+        out.append(step)
+        if step.store_result:
+            assigned.add(step.store_result)
+    return out
+
+
+def delivers_then_returns(steps, answer, catalog, task_places):
+    """
+    Return True for a round trip whose last move, before the return, is to a named place.
+
+    ``answer`` gives the round trip's first and last lines. The line before
+    the last (``GO(to:$start)``) is a call of the same skill on a variable
+    stored from a place of the map the task names, after an action that is no
+    move (a take): the task's destination, delivered to.
+    """
+    if len(steps) < 4 or steps[0].text() != answer.first_line \
+            or steps[-1].text() != answer.last_line:
+        return False
+    move, before = steps[-2], steps[-3]
+    if move.function != steps[-1].function or before.function == move.function:
+        return False
+    target = [v for _, v in move.args if is_variable(v)]
+    stored = [s for s in steps[:-2] if target and s.store_result == target[0]]
+    if not stored:
+        return False
+    literals = step_literals(stored[-1], catalog, places=True)
+    return bool(literals) and all(task_places.semantic_map.resolve(v) is not None
+                                  and task_places.allows(v) for v in literals)
+
+
+__all__ = ['TaskPlaces', 'add_lookups', 'delivers_then_returns', 'phrase', 'step_literals']

@@ -22,8 +22,8 @@ does not know comes back as that name and is refused by the validator with
 UNKNOWN_LOCATION, instead of being forced onto the nearest known place.
 """
 
-from llm_planner.catalog import LOCATION, STRING, VALUES_LOCATIONS
-from llm_planner.program import MAX_LITERAL, MAX_VAR, REFUSAL
+from llm_planner.core.catalog import LOCATION, STRING, VALUES_LOCATIONS
+from llm_planner.core.program import MAX_LITERAL, MAX_VAR, REFUSAL
 
 
 def gbnf_literal(text):

@@ -23,7 +23,7 @@ through their ``run:`` binding. Adding a skill is a YAML edit.
 from dataclasses import dataclass, field
 import re
 
-from llm_planner.semantic_map import load_yaml_as
+from llm_planner.core.semantic_map import load_yaml_as
 
 STRING = 'STRING'
 LOCATION = 'LOCATION'

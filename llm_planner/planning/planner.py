@@ -15,9 +15,9 @@
 The planner: a task in, a checked program over the robot's skills out.
 
 ``Planner.plan(task)`` checks the task, builds the prompt
-(:mod:`llm_planner.prompt`), decodes greedily under the GBNF grammar generated
-from the catalog and the map (:mod:`llm_planner.grammar`), parses the text
-(:mod:`llm_planner.program`) and validates it (:mod:`llm_planner.validator`).
+(:mod:`llm_planner.planning.prompt`), decodes greedily under the GBNF grammar generated
+from the catalog and the map (:mod:`llm_planner.planning.grammar`), parses the text
+(:mod:`llm_planner.core.program`) and validates it (:mod:`llm_planner.core.validator`).
 The model's text is only ever parsed, never executed.
 
 The grammar makes every output a well-formed program of catalog calls, but a
@@ -30,54 +30,27 @@ out of the planner has always passed the validator.
 """
 
 from dataclasses import dataclass, field
-import re
 import threading
 import time
-import unicodedata
 
-from llm_planner.actions import (actions_gbnf, check_actions, decide_round_trip,
-                                 format_actions, parse_actions, refusal_message,
-                                 said_round_trip, with_round_trip)
-from llm_planner.catalog import CatalogError, SkillCatalog, VALUES_LOCATIONS
-from llm_planner.config import PlannerConfig
-from llm_planner.drafting import plan_guess
-from llm_planner.errors import ErrorCode, PlannerError
-from llm_planner.grammar import build_gbnf, line_gbnf
-from llm_planner.program import format_program, is_variable, parse_line, parse_program, Step
-from llm_planner.prompt import AnswerFormat, ExampleError, load_examples, PromptBuilder
-from llm_planner.semantic_map import MapError, SemanticMap
-from llm_planner.task_places import TaskPlaces
-from llm_planner.validator import collapse_repeats, tidy, validate
+from llm_planner.core.catalog import CatalogError, SkillCatalog
+from llm_planner.core.errors import ErrorCode, PlannerError
+from llm_planner.core.program import format_program, parse_line, parse_program
+from llm_planner.core.semantic_map import MapError, SemanticMap
+from llm_planner.core.validator import collapse_repeats, tidy, validate
+from llm_planner.decoding.drafting import plan_guess
+from llm_planner.planning.actions import (actions_gbnf, check_actions, decide_round_trip,
+                                          format_actions, parse_actions, refusal_message,
+                                          said_round_trip, with_round_trip)
+from llm_planner.planning.config import PlannerConfig
+from llm_planner.planning.grammar import build_gbnf, line_gbnf
+from llm_planner.planning.prompt import AnswerFormat, ExampleError, load_examples, PromptBuilder
+from llm_planner.planning.screening import screen_task
+from llm_planner.planning.task_places import (add_lookups, delivers_then_returns, step_literals,
+                                              TaskPlaces)
 
 # Context kept free besides the prompt prefix, cached examples, task and plan (tokens).
 CONTEXT_MARGIN = 128
-
-# Whitespace folded to a plain space in a task; any other control character
-# (C0, C1, DEL), a lone surrogate or a bidirectional override refuses it.
-_FOLDED_SPACES = frozenset('\t\n\r\v\f\u0085\u2028\u2029')
-_BIDI_CONTROLS = frozenset('\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e'
-                           '\u2066\u2067\u2068\u2069')
-
-# Tasks that try to override the planner's instructions, or smuggle chat-template
-# markup (special tokens) into the prompt, are refused before the model sees them.
-_INJECTION_RES = tuple(re.compile(p) for p in (
-    r'\b(ignore|disregard|forget|override|bypass|overrule|drop)\b[^.!?]{0,60}?'
-    r'\b(instruction|rule|prompt|guideline|directive|programming|constraint|restriction)s?\b',
-    r'\b(ignore[sz]?|oublie[sz]?|ne tiens pas compte)\b[^.!?]{0,60}?'
-    r'\b(instructions?|regles?|consignes?|directives?)\b',
-    r'\b(system prompt|developer mode|jailbreak|dan mode|god mode)\b',
-    r'\bnew (instructions?|rules?|system)\b', r'\bnouvelles? (instructions?|regles?|consignes?)\b',
-    r'\byou are (now|no longer)\b', r'\btu es (maintenant|desormais)\b',
-    r'^\s*(system|assistant|developer)\s*:',
-    r'<\|[^|<>]{1,40}\|>', r'\[/?inst\]', r'<</?sys>>', r'</?s>',
-))
-
-
-def looks_like_injection(task):
-    """Return True when a task tries to change the planner's rules or inject markup."""
-    folded = unicodedata.normalize('NFKD', task.lower())
-    folded = ''.join(c for c in folded if not unicodedata.combining(c))
-    return any(r.search(folded) for r in _INJECTION_RES)
 
 
 @dataclass
@@ -90,54 +63,6 @@ class PlanResult:
     tokens_generated: int
     raw_output: str
     details: dict = field(default_factory=dict, repr=False)
-
-
-def check_task(task, max_chars):
-    """
-    Return the task with its whitespace folded, or raise PlannerError(INVALID_TASK).
-
-    Tabs and line breaks become spaces and runs of spaces one space; other
-    control characters refuse the task, as do empty and over-long tasks.
-    """
-    if not isinstance(task, str):
-        raise PlannerError(ErrorCode.INVALID_TASK,
-                           f'the task must be text, got {type(task).__name__}')
-    if len(task) > 4 * max_chars + 1024:  # do not even scan a huge input
-        raise PlannerError(ErrorCode.INVALID_TASK,
-                           f'the task is {len(task)} characters long; the limit is {max_chars}')
-    chars = []
-    for i, c in enumerate(task):
-        if c in _FOLDED_SPACES:
-            chars.append(' ')
-            continue
-        category = unicodedata.category(c)
-        if category in ('Cc', 'Cs') or c in _BIDI_CONTROLS:
-            raise PlannerError(ErrorCode.INVALID_TASK,
-                               f'the task holds a control character (U+{ord(c):04X} at '
-                               f'position {i})')
-        chars.append(c)
-    text = ' '.join(''.join(chars).split(' '))
-    text = re.sub(r' {2,}', ' ', text).strip()
-    if not text:
-        raise PlannerError(ErrorCode.INVALID_TASK, 'the task is empty')
-    if len(text) > max_chars:
-        raise PlannerError(ErrorCode.INVALID_TASK,
-                           f'the task is {len(text)} characters long; the limit is {max_chars}')
-    return text
-
-
-def screen_task(task, max_chars):
-    """
-    Return the folded task, or raise PlannerError before any model is involved.
-
-    INVALID_TASK for bad input (see :func:`check_task`); UNSUPPORTED_TASK for a
-    task that tries to change the planner's instructions.
-    """
-    text = check_task(task, max_chars)
-    if looks_like_injection(text):
-        raise PlannerError(ErrorCode.UNSUPPORTED_TASK,
-                           "the task tries to change the planner's instructions; refused")
-    return text
 
 
 def _first_invalid(steps, catalog, semantic_map, max_steps):
@@ -429,7 +354,8 @@ class Planner:
             raw = self._complete(prompt + head, self.plan_grammar, deadline, state)
             state['raw'] = raw
             steps = tidy(parse_program(raw), catalog)
-        elif round_trip and not why and self._delivers_then_returns(steps, places):
+        elif round_trip and not why and delivers_then_returns(steps, self.answer_format,
+                                                              self.catalog, places):
             # "Bring the shampoo from the bathroom to the kitchen": the plan
             # takes it to the kitchen, then comes back unasked. It ends there.
             state['round_trip_rule'] = 'a place the task names is where it ends'
@@ -440,81 +366,13 @@ class Planner:
         return self._checked(steps, prompt + head, state, deadline, places=places,
                              round_trip=round_trip)
 
-    def _delivers_then_returns(self, steps, places):
-        """
-        Return True for a round trip whose last move, before the return, is to a named place.
-
-        Its last line is the round trip's (``GO(to:$start)``); the line before
-        is a call of the same skill on a variable stored from a place of the
-        map the task names, after an action that is no move (a take): the
-        task's destination, delivered to.
-        """
-        answer = self.answer_format
-        if len(steps) < 4 or steps[0].text() != answer.first_line \
-                or steps[-1].text() != answer.last_line:
-            return False
-        move, before = steps[-2], steps[-3]
-        if move.function != steps[-1].function or before.function == move.function:
-            return False
-        target = [v for _, v in move.args if is_variable(v)]
-        stored = [s for s in steps[:-2] if target and s.store_result == target[0]]
-        if not stored:
-            return False
-        literals = self._place_args(stored[-1])
-        return bool(literals) and all(
-            self.semantic_map.resolve(v) is not None and places.allows(v) for v in literals)
-
-    def _literals(self, step, places):
-        """Return a step's text literals: of its place arguments (``places``), else the others."""
-        skill = self.catalog.get(step.function)
-        if skill is None:
-            return []
-        out = []
-        for name, value in step.args:
-            arg = skill.arg(name)
-            if (arg is not None and (arg.values == VALUES_LOCATIONS) == places
-                    and not is_variable(value)):
-                out.append(value)
-        return out
-
     def _place_args(self, step):
         """Return the place literals of a step (arguments whose values are the map's)."""
-        return self._literals(step, True)
+        return step_literals(step, self.catalog, places=True)
 
     def _object_args(self, step):
         """Return the other text literals of a step (object names)."""
-        return self._literals(step, False)
-
-    def _looked_up(self, steps, places):
-        """
-        Return ``steps`` with the lookup of a named place the plan goes to unlooked-up.
-
-        ``GO(to:$bedroom)`` with no ``$bedroom`` stored before, in a task that
-        names the bedroom, is the move to the bedroom without its lookup
-        (the variables are named after their places): the map's lookup
-        skill (``run: {kind: map}``, one place argument) stores it just
-        before. Any other unassigned variable is left to the repair.
-        """
-        lookup = next((s for s in self.catalog if s.is_map_lookup and s.returns
-                       and len(s.args) == 1 and s.args[0].values == VALUES_LOCATIONS), None)
-        if lookup is None:
-            return steps
-        out, assigned = [], set()
-        for step in steps:
-            skill = self.catalog.get(step.function)
-            for name, value in step.args:
-                arg = skill.arg(name) if skill is not None else None
-                if (arg is None or arg.type != lookup.returns or not is_variable(value)
-                        or value in assigned):
-                    continue
-                place = self.semantic_map.resolve(value[1:])
-                if place is not None and place.name == value[1:] and places.allows(place.name):
-                    out.append(Step(lookup.name, ((lookup.args[0].name, place.name),), value))
-                    assigned.add(value)
-            out.append(step)
-            if step.store_result:
-                assigned.add(step.store_result)
-        return out
+        return step_literals(step, self.catalog, places=False)
 
     def _unfinished(self, steps):
         """
@@ -543,7 +401,7 @@ class Planner:
         config = self.config
         catalog, semantic_map = self.catalog, self.semantic_map
         if places is not None:
-            steps = self._looked_up(steps, places)
+            steps = add_lookups(steps, self.catalog, places)
         index, error = _first_invalid(steps, catalog, semantic_map, config.max_steps)
         limit, banned = None, ()
         if places is not None:
@@ -600,4 +458,4 @@ class Planner:
         return tidy(steps, catalog) if places is not None else steps
 
 
-__all__ = ['Planner', 'PlanResult', 'check_task', 'looks_like_injection', 'screen_task']
+__all__ = ['Planner', 'PlanResult']

@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass, field, replace
 import math
 import os
 
-from llm_planner.yaml_file import read_yaml, YamlFileError
+from llm_planner.core.yaml_file import read_yaml, YamlFileError
 
 MIN_N_CTX = 256
 # Upper bounds: a value past them is refused when set, not at the next configure
@@ -335,7 +335,7 @@ class PlannerConfig:
     @property
     def kv_cache_path(self):
         """Absolute folder of the KV state files, or None when they are off."""
-        from llm_planner.kv_state_cache import resolve_cache_dir
+        from llm_planner.decoding.kv_state_cache import resolve_cache_dir
         return resolve_cache_dir(self.kv_cache_dir)
 
     @property

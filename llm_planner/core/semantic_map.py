@@ -24,9 +24,9 @@ from dataclasses import dataclass
 import math
 import re
 
-from llm_planner.geometry import Pose
-from llm_planner.names import drop_article, fold_accents, underscore_blanks
-from llm_planner.yaml_file import load_yaml_as  # noqa: F401 - catalog.py imports it here
+from llm_planner.core.geometry import Pose
+from llm_planner.core.names import drop_article, fold_accents, underscore_blanks
+from llm_planner.core.yaml_file import load_yaml_as  # noqa: F401 - catalog.py imports it here
 
 PLACE_NAME_RE = re.compile(r'^[a-z][a-z0-9_]{0,39}$')
 

@@ -14,7 +14,7 @@
 """
 Guesses of what the model writes next, for speculative decoding.
 
-A guess never changes the output: :class:`llm_planner.fast_decode.FastGrammarDecoder`
+A guess never changes the output: :class:`llm_planner.decoding.fast_decode.FastGrammarDecoder`
 evaluates the guessed tokens in one batch and keeps each only where greedy
 decoding picks it. A good guess saves decoding steps (on the demo CPU a
 step costs ~50 ms for one token, ~330 ms for 32); a wrong one costs the
