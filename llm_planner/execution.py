@@ -211,9 +211,7 @@ class MapRunner:
         name = call.args[names[0]]
         place = self._map.resolve(name)
         if place is None:
-            raise PlannerError(ErrorCode.UNKNOWN_LOCATION,
-                               f'{name!r} is not on the semantic map; known places: '
-                               f'{", ".join(self._map.names)}')
+            raise PlannerError(ErrorCode.UNKNOWN_LOCATION, self._map.not_on_map(name))
         return place.pose
 
 

@@ -93,7 +93,7 @@ def test_tiny_model_action_line_is_checked_for_real(tiny_models, tiny_config):
     planner.load()
     try:
         assert planner.grammar == planner.actions_grammar
-        for task in ('Go to the kitchen', 'Make a coffee'):
+        for task in ('Go to the kitchen', 'Dance'):
             with pytest.raises(PlannerError) as info:
                 planner.plan(task)
             error = info.value
@@ -113,8 +113,9 @@ def test_tiny_model_action_line_is_checked_for_real(tiny_models, tiny_config):
     ('Head to the corridor and get me my shoe', False, True),  # 'get me' asks for it
     ('Va au salon et reviens', False, True),
     ('Apporte-moi les lunettes', False, True),
-    ('I need my headphones', True, True),  # the line decides: 'need' may ask
-    ('I need my headphones', False, False),
+    ('I need my headphones', False, True),  # 'i need my' asks for it
+    ('The headphones, I need them', True, True),  # the line decides: 'need' may ask
+    ('The headphones, I need them', False, False),
     ('Go back to the kitchen', False, False),
 ])
 def test_round_trip_rules_over_the_task_words(catalog, task, line_says, expected):
@@ -128,9 +129,10 @@ def test_the_planner_follows_the_round_trip_rules():
     result = planner.plan('Collect my basket in the kitchen')
     assert backend.requests[1][1] == planner.plan_grammar
     assert result.details['round_trip_rule'] == 'no word of the task asks to come back'
-    # The program is decoded after the line the rules made, not the model's.
-    assert backend.requests[1][0].endswith('assistant\nDO: go\n')
-    assert result.details['actions'] == ['go']
+    # The program is decoded after the line the rules made, not the model's:
+    # no round trip, and the task's order "collect" (a take) put back in.
+    assert backend.requests[1][0].endswith('assistant\nDO: go, take\n')
+    assert result.details['actions'] == ['go', 'take']
     trip = '$start = GET_CURRENT_LOCATION()\n' + one_way + '\nGO(to:$start)'
     planner, backend = scripted_planner(['DO: go\n', trip])
     planner.plan('Va à la cuisine et reviens')

@@ -254,7 +254,9 @@ def test_a_round_trip_that_never_goes_where_the_task_says_is_planned_one_way():
                '$cup = SEARCH(object_name:"cup")\nGRAB(where:$cup)\n'
                '$bedroom = GET_LOCATION(location_name:"bedroom")\nGO(to:$bedroom)')
     planner, backend = scripted_planner(['DO: go, find, take, come back\n', trip, one_way])
-    result = planner.plan('Get the cup from the kitchen and bring it to the bedroom')
+    # (No order of the task takes the cup "to" the bedroom: that is decided
+    # before the program, see the next test.)
+    result = planner.plan('The cup from the kitchen: I need it in the bedroom')
     assert result.program == one_way
     assert result.details['round_trip_rule'] == 'a place the task names is where it ends'
     prompt, grammar, _ = backend.requests[2]
@@ -264,6 +266,68 @@ def test_a_round_trip_that_never_goes_where_the_task_says_is_planned_one_way():
     planner, backend = scripted_planner(['DO: go, find, take, come back\n', trip])
     assert planner.plan('Bring me the cup from the kitchen, not the bedroom').program == trip
     assert len(backend.requests) == 2
+
+
+def test_an_order_to_take_something_to_a_named_place_is_one_way():
+    one_way = ('$towel = SEARCH(object_name:"towel")\nGRAB(where:$towel)\n'
+               '$bedroom = GET_LOCATION(location_name:"bedroom")\nGO(to:$bedroom)')
+    for task in ('Bring the towel to the bedroom', 'Get the towel and bring it to the bedroom',
+                 'Apporte la serviette a la chambre'):
+        planner, backend = scripted_planner(['DO: find, take, bring, come back\n', one_way])
+        result = planner.plan(task)
+        assert result.program == one_way
+        assert result.details['round_trip_rule'] == 'the task takes it to the bedroom'
+        assert backend.requests[1][1] == planner.plan_grammar
+        assert backend.requests[1][0].endswith('assistant\nDO: find, take, bring\n')
+    # A move to the place, or a return the task asks for, is no delivery.
+    trip = ('$start = GET_CURRENT_LOCATION()\n$bedroom = GET_LOCATION(location_name:"bedroom")'
+            '\nGO(to:$bedroom)\n$towel = SEARCH(object_name:"towel")\nGRAB(where:$towel)\n'
+            'GO(to:$start)')
+    for task in ('Go to the bedroom, get the towel and come back',
+                 'Bring me the towel from the bedroom'):
+        planner, backend = scripted_planner(['DO: go, find, take, come back\n', trip])
+        assert planner.plan(task).program == trip
+        assert backend.requests[1][1] == planner.round_trip_grammar
+
+
+def test_an_order_the_action_line_forgot_is_put_back_in_the_tasks_order():
+    trip = ('$start = GET_CURRENT_LOCATION()\n$bedroom = GET_LOCATION(location_name:"bedroom")'
+            '\nGO(to:$bedroom)\n$pillow = SEARCH(object_name:"pillow")\n'
+            'GRAB(where:$pillow)\nGO(to:$start)')
+    planner, backend = scripted_planner(['DO: go, find, come back\n', trip])
+    result = planner.plan('Head to the bedroom, grab the pillow and come back')
+    assert result.details['actions'] == ['go', 'find', 'take', 'come back']
+    assert backend.requests[1][0].endswith('assistant\nDO: go, find, take, come back\n')
+    assert result.program == trip
+
+
+@pytest.mark.parametrize('task, named', [
+    ('Take the watering can from the pantry and water the plants', "'water'"),
+    ('Go to the kitchen, then switch off the light', "'switch off'"),
+    ('Could you please make me a coffee?', "'make'"),
+    ('Va a la cuisine et arrose les plantes', "'arrose'"),
+])
+def test_an_order_no_skill_does_is_refused_before_any_decoding(task, named):
+    planner, backend = scripted_planner(['DO: go, find, take\n'])
+    with pytest.raises(PlannerError) as info:
+        planner.plan(task)
+    assert info.value.code == ErrorCode.UNSUPPORTED_TASK
+    assert info.value.message.startswith(f'no skill can {named};')
+    assert backend.requests == []
+
+
+@pytest.mark.parametrize('task, place', [
+    ('Try to find the ball in the wine cellar', 'wine_cellar'),
+    ('Go to the kitchen, then to the garage', 'garage'),
+    ('Prends la pelle qui est au grenier', 'grenier'),
+])
+def test_a_place_the_map_lacks_is_refused_before_any_decoding(task, place):
+    planner, backend = scripted_planner(['DO: go\n'])
+    with pytest.raises(PlannerError) as info:
+        planner.plan(task)
+    assert info.value.code == ErrorCode.UNKNOWN_LOCATION
+    assert info.value.message.startswith(f'{place!r} is not on the semantic map')
+    assert backend.requests == []
 
 
 def test_a_move_to_a_named_place_without_its_lookup_gets_it():
@@ -288,7 +352,9 @@ def test_a_round_trip_that_delivers_to_a_named_place_ends_there():
             'GO(to:$bathroom)\n$soap = SEARCH(object_name:"soap")\nGRAB(where:$soap)\n'
             '$kitchen = GET_LOCATION(location_name:"kitchen")\nGO(to:$kitchen)\nGO(to:$start)')
     planner, backend = scripted_planner(['DO: go, find, take, go, come back\n', trip])
-    result = planner.plan('Bring the soap from the bathroom to the kitchen')
+    # (No determiner after "bring": not read as an order that takes the
+    # soap to the kitchen before the program; the plan shows it.)
+    result = planner.plan('Bring soap from the bathroom to the kitchen')
     assert result.program == '\n'.join(trip.splitlines()[1:-1])
     assert result.details['actions'] == ['go', 'find', 'take', 'go']
     assert result.details['round_trip_rule'] == 'a place the task names is where it ends'
@@ -333,11 +399,11 @@ def test_round_trip_answer():
 
 def test_unknown_place_is_unknown_location_from_the_plan():
     planner, backend = scripted_planner([
-        'DO: go\n', '$g = GET_LOCATION(location_name:"garage")\nGO(to:$g)'])
+        'DO: go\n', '$g = GET_LOCATION(location_name:"gazebo")\nGO(to:$g)'])
     with pytest.raises(PlannerError) as info:
-        planner.plan('Go to the garage')
+        planner.plan('Go to the gazebo')
     assert info.value.code == ErrorCode.UNKNOWN_LOCATION
-    assert 'garage' in info.value.message
+    assert 'gazebo' in info.value.message
     assert len(backend.requests) == 2
 
 

@@ -135,3 +135,30 @@ def test_several_names_banned_at_once(catalog):
     for name, ok in (('$office', False), ('$office2', False), ('$start', False), ('$off', True),
                      ('$officer', False), ('$of', True), ('$charger', True), ('$stapler', True)):
         assert admits(gbnf, f'{name} = SEARCH(object_name:"x")') is ok, name
+
+
+@pytest.mark.parametrize('task, unknown', [
+    ('Try to find the ball in the wine cellar', ['wine_cellar']),
+    ('Get me the hat from the terrace', ['terrace']),
+    ('Go to the kitchen, then to the boiler room and come back', ['boiler_room']),
+    ('Prends la pelle qui est au grenier', ['grenier']),
+    # The map's places and aliases, said any way, are known.
+    ('Go to the laundry room', []), ('Va a la buanderie', []), ('Walk to the lounge', []),
+    # Where an object is inside a place is no place of its own.
+    ('Find my keys in the drawer', []), ('Get the milk from the fridge', []),
+    ('Look for the remote in the living room cabinet', []),
+    # A word for a place that no preposition introduces is not read as one.
+    ('Garden tools are in the office', []),
+])
+def test_places_the_task_says_that_the_map_lacks(task, unknown):
+    assert TaskPlaces(task, MAP).unknown() == unknown
+
+
+@pytest.mark.parametrize('words, place', [
+    ('it to the kitchen', 'kitchen'), ('the cup to the lounge now', 'living_room'),
+    ('la tasse a la cuisine', 'kitchen'), ('the cup from the kitchen', None),
+    ('the cup in the office', None),
+])
+def test_the_place_something_is_taken_to(words, place):
+    task = 'Bring ' + words
+    assert TaskPlaces(task, MAP).said_after(words.split()) == place

@@ -35,7 +35,7 @@ VALUES_LOCATIONS = 'locations'
 KIND_MAP = 'map'
 
 SKILL_NAME_RE = re.compile(r'^[A-Z][A-Z0-9_]{0,39}$')
-# An action word of a skill (``verbs:``): one to three lower-case English words.
+# An action word of a skill (``verbs:``): one to three lower-case words without accents.
 VERB_RE = re.compile(r'^[a-z]+(?: [a-z]+){0,2}$')
 # Words of a task, as round_trip's rules name them: lower-case words.
 PHRASE_RE = re.compile(r'^[a-z]+(?: [a-z]+)*$')
@@ -105,7 +105,7 @@ def _strings(value, where, key, pattern=None):
         out = tuple(v.lower() for v in out)
         bad = [v for v in out if not pattern.match(v)]
         if bad:
-            what = 'one to three English words' if pattern is VERB_RE else 'lower-case words'
+            what = 'one to three lower-case words' if pattern is VERB_RE else 'lower-case words'
             raise CatalogError(f'{where}: {key} {bad[0]!r} must be {what}')
     return out
 

@@ -122,6 +122,10 @@ class SemanticMap:
         """Canonical place names, in file order."""
         return list(self._places)
 
+    def not_on_map(self, name):
+        """Return the UNKNOWN_LOCATION message for a place ``name`` the map lacks."""
+        return f'{name!r} is not on the semantic map; known places: {", ".join(self.names)}'
+
     @property
     def places(self):
         """All places, in file order."""

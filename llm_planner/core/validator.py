@@ -71,10 +71,8 @@ def validate(steps, catalog, semantic_map=None, max_steps=DEFAULT_MAX_STEPS):
                                             f'{MAX_LITERAL} characters')
             if arg.values == VALUES_LOCATIONS and semantic_map is not None:
                 if semantic_map.resolve(value) is None:
-                    known = ', '.join(semantic_map.names)
-                    raise PlannerError(
-                        ErrorCode.UNKNOWN_LOCATION,
-                        f'{value!r} is not on the semantic map; known places: {known}')
+                    raise PlannerError(ErrorCode.UNKNOWN_LOCATION,
+                                       semantic_map.not_on_map(value))
         if step.store_result:
             if not VAR_RE.match(step.store_result):
                 raise _invalid(index, step, f'bad variable name {step.store_result!r}')

@@ -37,8 +37,8 @@ explicit ``do:`` only for tasks it refuses.
 """
 
 import re
-import unicodedata
 
+from llm_planner.core.names import fold_accents
 from llm_planner.planning.grammar import gbnf_literal
 
 PREFIX = 'DO: '
@@ -134,9 +134,7 @@ def check_actions(actions, catalog):
 
 def task_words(task):
     """Return a task's words as round_trip's rules see them: ' words ' folded, padded."""
-    text = unicodedata.normalize('NFKD', task.lower())
-    text = ''.join(c for c in text if not unicodedata.combining(c))
-    return ' ' + ' '.join(re.findall(r'[a-z]+', text)) + ' '
+    return ' ' + ' '.join(re.findall(r'[a-z]+', fold_accents(task))) + ' '
 
 
 def decide_round_trip(task, line_says, trip):

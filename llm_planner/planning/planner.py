@@ -48,6 +48,7 @@ from llm_planner.planning.prompt import AnswerFormat, ExampleError, load_example
 from llm_planner.planning.screening import screen_task
 from llm_planner.planning.task_places import (add_lookups, delivers_then_returns, step_literals,
                                               TaskPlaces)
+from llm_planner.planning.task_verbs import clause_orders, unsupported_orders, with_orders
 
 # Context kept free besides the prompt prefix, cached examples, task and plan (tokens).
 CONTEXT_MARGIN = 128
@@ -303,19 +304,33 @@ class Planner:
         """
         Decode the action line, check it, decode the program, parse and validate.
 
-        A task with an action no skill does is refused from its action line
-        alone. The program is decoded under the grammar of a round trip when
-        an action is the round trip's, else under one without the start.
-        A line that uses an unassigned variable is repaired.
+        A task that orders an action no skill does, or names a place the
+        map lacks, is refused before any decoding; one whose action line
+        has an action no skill does is refused from that line alone. The
+        program is decoded under the grammar of a round trip when an action
+        is the round trip's, else under one without the start. A line that
+        uses an unassigned variable is repaired.
         """
         catalog = self.catalog
+        orders = clause_orders(task, catalog.verbs) if self.actions_grammar else []
+        unordered = unsupported_orders(orders)
+        if unordered:
+            # An order no skill does ("... and water the plants").
+            raise PlannerError(ErrorCode.UNSUPPORTED_TASK, refusal_message(unordered, catalog))
+        places = TaskPlaces(task, self.semantic_map)
+        unknown = [] if self.config.strict_places else places.unknown()
+        if unknown:
+            # "Find the ball in the wine cellar": the map has no wine cellar;
+            # a plan without it would search the wrong place.
+            raise PlannerError(ErrorCode.UNKNOWN_LOCATION,
+                               self.semantic_map.not_on_map(unknown[0]))
         if self.actions_grammar is None:
             raw = self._complete(prompt, self.plan_grammar, deadline, state)
             state['raw'] = raw
             return self._checked(collapse_repeats(parse_program(raw)), prompt, state, deadline)
         head = self._complete(prompt, self.actions_grammar, deadline, state)
         actions = parse_actions(head)
-        said = said_round_trip(actions, task, catalog)
+        said = with_orders(said_round_trip(actions, task, catalog), orders, catalog)
         if said != actions:
             actions = said
             head = format_actions(actions)
@@ -326,6 +341,10 @@ class Planner:
             raise PlannerError(ErrorCode.UNSUPPORTED_TASK,
                                refusal_message(unsupported or ['(nothing)'], catalog))
         decided, why = decide_round_trip(task, round_trip, catalog.round_trip)
+        delivered_to = self._delivery(orders, places) if decided and not why else None
+        if delivered_to:
+            # "Bring the towel to the bedroom": it ends there, not back here.
+            decided, why = False, f'the task takes it to the {delivered_to}'
         if why:
             state['round_trip_rule'] = why
         if decided != round_trip:
@@ -336,7 +355,6 @@ class Planner:
             round_trip = decided
         if not head.endswith('\n'):
             head += '\n'
-        places = TaskPlaces(task, self.semantic_map)
         grammar = self.round_trip_grammar if round_trip else self.plan_grammar
         raw = self._complete(prompt + head, grammar, deadline, state)
         state['raw'] = raw
@@ -365,6 +383,22 @@ class Planner:
             steps = steps[1:-1]
         return self._checked(steps, prompt + head, state, deadline, places=places,
                              round_trip=round_trip)
+
+    def _delivery(self, orders, places):
+        """
+        Return the place of the map an order takes something to, or None.
+
+        An order of a skill other than the round trip's move ("bring the
+        towel to the bedroom", not "go to the bedroom") whose clause names a
+        place after "to".
+        """
+        move = parse_line(self.catalog.round_trip.last).function
+        for order in orders:
+            if order.skills and not order.skills & {move, ''}:
+                place = places.said_after(order.rest)
+                if place is not None:
+                    return place
+        return None
 
     def _place_args(self, step):
         """Return the place literals of a step (arguments whose values are the map's)."""
@@ -413,9 +447,11 @@ class Planner:
                 index, error = unasked, PlannerError(
                     ErrorCode.INVALID_PLAN, f'step {unasked + 1} names a place the task '
                                             f'does not name')
-            if unasked is not None or (error is None and not round_trip and places.missing(
-                    steps, self._place_args, self._object_args)):
+            if unasked is not None:
                 limit = places.literals()
+            elif error is None and not round_trip:
+                # Continued towards the named places the plan never went to.
+                limit = places.missing(steps, self._place_args, self._object_args) or None
         if error is None and (self._unfinished(steps) or (limit is not None and index is None)):
             # A plan that ends looking up a place it never goes to, or that
             # never goes to a place the task names, stopped early: go on from

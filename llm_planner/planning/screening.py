@@ -22,6 +22,7 @@ import re
 import unicodedata
 
 from llm_planner.core.errors import ErrorCode, PlannerError
+from llm_planner.core.names import fold_accents
 
 # Whitespace folded to a plain space in a task; any other control character
 # (C0, C1, DEL), a lone surrogate or a bidirectional override refuses it.
@@ -46,8 +47,7 @@ _INJECTION_RES = tuple(re.compile(p) for p in (
 
 def looks_like_injection(task):
     """Return True when a task tries to change the planner's rules or inject markup."""
-    folded = unicodedata.normalize('NFKD', task.lower())
-    folded = ''.join(c for c in folded if not unicodedata.combining(c))
+    folded = fold_accents(task)
     return any(r.search(folded) for r in _INJECTION_RES)
 
 

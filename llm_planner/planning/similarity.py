@@ -22,7 +22,8 @@ example bank, compared by cosine similarity.
 from collections import Counter
 import math
 import re
-import unicodedata
+
+from llm_planner.core.names import fold_accents
 
 # Function words that say nothing about the shape of a plan (English, French).
 STOPWORDS = frozenset(
@@ -33,12 +34,6 @@ STOPWORDS = frozenset(
 PLACE_TOKEN = 'zplacez'
 
 
-def _fold(text):
-    """Lower-case, strip accents (so French words match loosely)."""
-    text = unicodedata.normalize('NFKD', text.lower())
-    return ''.join(c for c in text if not unicodedata.combining(c))
-
-
 def place_pattern(semantic_map):
     """Return a regex matching the map's place names and aliases as whole words."""
     if semantic_map is None or not len(semantic_map):
@@ -46,7 +41,7 @@ def place_pattern(semantic_map):
     names = set()
     for place in semantic_map.places:
         for name in (place.name,) + tuple(place.aliases):
-            names.add(_fold(name).replace('_', ' '))
+            names.add(fold_accents(name).replace('_', ' '))
     alternatives = sorted((re.escape(n).replace(r'\ ', r'[\s_-]+') for n in names),
                           key=len, reverse=True)
     return re.compile(r'\b(?:' + '|'.join(alternatives) + r')\b')
@@ -76,7 +71,7 @@ def features(text, places=None):
     character trigrams of longer words (inflections, French forms), at a low
     weight.
     """
-    text = _fold(text)
+    text = fold_accents(text)
     if places is not None:
         text = places.sub(f' {PLACE_TOKEN} ', text)
     all_words = re.findall(r'[^\W_]+', text)

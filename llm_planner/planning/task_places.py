@@ -45,6 +45,28 @@ from llm_planner.core.catalog import VALUES_LOCATIONS
 from llm_planner.core.program import is_variable, Step
 from llm_planner.planning.actions import task_words
 
+# Words before a place ("in the attic", "from the garden", "au grenier").
+PLACE_PREPOSITIONS = frozenset('in at from to into inside towards toward dans au aux vers a '
+                               'du'.split())
+# Words between such a word and the place ("the", "la", "my").
+PLACE_DETERMINERS = frozenset('the my our your his her their this that le la l les mon ma '
+                              'notre votre'.split())
+# Words before where something is taken to ("to the kitchen", "a la cuisine").
+DESTINATION_WORDS = ('to', 'into', 'a', 'au', 'jusqu a')
+# Words that end a place's name ("the garage and come back").
+PLACE_END_WORDS = frozenset('and then or with for of on to in at from that which where who '
+                            'et puis ou avec pour qui que dans sur sous'.split())
+# Words that name a kind of place, in English and French: a place said with
+# one of them ("the wine cellar", "le grenier") that the map lacks is a place
+# the robot does not know, not an object's whereabouts ("in the drawer").
+PLACE_NOUNS = frozenset((
+    'room rooms cellar basement attic garage garden yard backyard frontyard balcony terrace '
+    'patio porch veranda roof rooftop pool shed gym library loft nursery playroom '
+    'lobby den workshop studio conservatory greenhouse sauna driveway deck lawn courtyard '
+    'barn stairs staircase stairwell upstairs downstairs cave grenier jardin balcon terrasse '
+    'piscine toit cour bibliotheque chaufferie atelier salle chambre serre remise abri '
+    'sous sol garde manger').split())
+
 
 def phrase(name):
     """Return a place name as the task's folded words would say it: ' living room '."""
@@ -76,6 +98,55 @@ class TaskPlaces:
             return True
         words = phrase(literal).split()
         return bool(words) and all(f' {w} ' in self.words for w in words)
+
+    def unknown(self):
+        """
+        Return the places the task says that the map lacks, as place names.
+
+        A place is said after a preposition ("in the wine cellar", "au
+        grenier"), and its words end with a word for a kind of place
+        (:data:`PLACE_NOUNS`); the map's own places and aliases are never
+        unknown. ``wine_cellar``, the name a plan would look up.
+        """
+        words = self.words.split()
+        out = []
+        for i, word in enumerate(words):
+            if word not in PLACE_PREPOSITIONS:
+                continue
+            j = i + 1
+            while j < len(words) and words[j] in PLACE_DETERMINERS:
+                j += 1
+            if j == i + 1 and word != 'au' and word != 'aux' and word != 'du':
+                continue  # "in kitchen": no determiner, not read as a place
+            name = []
+            for k in range(j, min(j + 4, len(words))):
+                if words[k] in PLACE_END_WORDS:
+                    break
+                name.append(words[k])
+            window = ' ' + ' '.join(words[j:j + 5]) + ' '
+            if any(p in window for said in self._said.values() for p in said):
+                continue
+            nouns = [n for n, w in enumerate(name) if w in PLACE_NOUNS]
+            if not nouns or any(self.semantic_map.resolve(' '.join(name[:n + 1]))
+                                for n in range(len(name))):
+                continue
+            place = '_'.join(name[:nouns[-1] + 1])
+            if place not in out:
+                out.append(place)
+        return out
+
+    def said_after(self, words, prepositions=DESTINATION_WORDS):
+        """Return the first of the map's places ``words`` name after a preposition, or None."""
+        text = ' ' + ' '.join(words) + ' '
+        best = None
+        for name, said in self._said.items():
+            for p in said:
+                for prep in prepositions:
+                    for det in ('', ' the', ' la', ' le', ' l', ' my'):
+                        at = text.find(f' {prep}{det}{p}')
+                        if at >= 0 and (best is None or at < best[0]):
+                            best = (at, name)
+        return best[1] if best else None
 
     def literals(self):
         """Return the place names a repaired line may write: the map's places the task names."""
