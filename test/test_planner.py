@@ -288,6 +288,15 @@ def test_an_order_to_take_something_to_a_named_place_is_one_way():
         planner, backend = scripted_planner(['DO: go, find, take, come back\n', trip])
         assert planner.plan(task).program == trip
         assert backend.requests[1][1] == planner.round_trip_grammar
+    # Taken from a named place too: the line decides, the decoded plan is
+    # ended where it delivers (test_a_round_trip_that_delivers_...).
+    via = ('$start = GET_CURRENT_LOCATION()\n$kitchen = GET_LOCATION(location_name:"kitchen")'
+           '\nGO(to:$kitchen)\n$towel = SEARCH(object_name:"towel")\nGRAB(where:$towel)\n'
+           '$bedroom = GET_LOCATION(location_name:"bedroom")\nGO(to:$bedroom)\nGO(to:$start)')
+    planner, backend = scripted_planner(['DO: go, find, take, go, come back\n', via])
+    result = planner.plan('Bring the towel from the kitchen to the bedroom')
+    assert backend.requests[1][1] == planner.round_trip_grammar
+    assert result.program == '\n'.join(via.splitlines()[1:-1])
 
 
 def test_an_order_the_action_line_forgot_is_put_back_in_the_tasks_order():

@@ -46,8 +46,8 @@ from llm_planner.planning.config import PlannerConfig
 from llm_planner.planning.grammar import build_gbnf, line_gbnf
 from llm_planner.planning.prompt import AnswerFormat, ExampleError, load_examples, PromptBuilder
 from llm_planner.planning.screening import screen_task
-from llm_planner.planning.task_places import (add_lookups, delivers_then_returns, step_literals,
-                                              TaskPlaces)
+from llm_planner.planning.task_places import (add_lookups, delivers_then_returns, SOURCE_WORDS,
+                                              step_literals, TaskPlaces)
 from llm_planner.planning.task_verbs import clause_orders, unsupported_orders, with_orders
 
 # Context kept free besides the prompt prefix, cached examples, task and plan (tokens).
@@ -390,8 +390,13 @@ class Planner:
 
         An order of a skill other than the round trip's move ("bring the
         towel to the bedroom", not "go to the bedroom") whose clause names a
-        place after "to".
+        place after "to". None when the task also names where it is taken
+        from ("bring the soap from the bathroom to the kitchen"): the plan
+        goes there first, and the rule on the decoded plan
+        (:func:`delivers_then_returns`) ends it at the place delivered to.
         """
+        if places.said_after(places.words.split(), SOURCE_WORDS) is not None:
+            return None
         move = parse_line(self.catalog.round_trip.last).function
         for order in orders:
             if order.skills and not order.skills & {move, ''}:

@@ -53,6 +53,8 @@ PLACE_DETERMINERS = frozenset('the my our your his her their this that le la l l
                               'notre votre'.split())
 # Words before where something is taken to ("to the kitchen", "a la cuisine").
 DESTINATION_WORDS = ('to', 'into', 'a', 'au', 'jusqu a')
+# Words before where something is taken from ("from the pantry", "de la cuisine").
+SOURCE_WORDS = ('from', 'de', 'du', 'des')
 # Words that end a place's name ("the garage and come back").
 PLACE_END_WORDS = frozenset('and then or with for of on to in at from that which where who '
                             'et puis ou avec pour qui que dans sur sous'.split())
@@ -253,4 +255,5 @@ def delivers_then_returns(steps, answer, catalog, task_places):
                                   and task_places.allows(v) for v in literals)
 
 
-__all__ = ['TaskPlaces', 'add_lookups', 'delivers_then_returns', 'phrase', 'step_literals']
+__all__ = ['DESTINATION_WORDS', 'SOURCE_WORDS', 'TaskPlaces', 'add_lookups',
+           'delivers_then_returns', 'phrase', 'step_literals']
