@@ -147,8 +147,11 @@ def test_several_names_banned_at_once(catalog):
     # Where an object is inside a place is no place of its own.
     ('Find my keys in the drawer', []), ('Get the milk from the fridge', []),
     ('Look for the remote in the living room cabinet', []),
-    # A word for a place that no preposition introduces is not read as one.
+    # A word for a place that no preposition introduces is not read as one,
+    # nor one that names a thing ("the garden hose").
     ('Garden tools are in the office', []),
+    ('Bring me the cue from the pool table', []),
+    ('Take the hose from the garden shed now', ['garden_shed']),
 ])
 def test_places_the_task_says_that_the_map_lacks(task, unknown):
     assert TaskPlaces(task, MAP).unknown() == unknown

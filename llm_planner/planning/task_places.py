@@ -57,7 +57,9 @@ DESTINATION_WORDS = ('to', 'into', 'a', 'au', 'jusqu a')
 SOURCE_WORDS = ('from', 'de', 'du', 'des')
 # Words that end a place's name ("the garage and come back").
 PLACE_END_WORDS = frozenset('and then or with for of on to in at from that which where who '
-                            'et puis ou avec pour qui que dans sur sous'.split())
+                            'now please first again too right immediately quickly today '
+                            'et puis ou avec pour qui que dans sur sous maintenant vite stp '
+                            'svp'.split())
 # Words that name a kind of place, in English and French: a place said with
 # one of them ("the wine cellar", "le grenier") that the map lacks is a place
 # the robot does not know, not an object's whereabouts ("in the drawer").
@@ -106,9 +108,9 @@ class TaskPlaces:
         Return the places the task says that the map lacks, as place names.
 
         A place is said after a preposition ("in the wine cellar", "au
-        grenier"), and its words end with a word for a kind of place
-        (:data:`PLACE_NOUNS`); the map's own places and aliases are never
-        unknown. ``wine_cellar``, the name a plan would look up.
+        grenier"), and its last word is a word for a kind of place
+        (:data:`PLACE_NOUNS`: "the garden hose" is a thing); the map's own
+        places and aliases are never unknown. ``wine_cellar``, the name a plan would look up.
         """
         words = self.words.split()
         out = []
@@ -128,11 +130,10 @@ class TaskPlaces:
             window = ' ' + ' '.join(words[j:j + 5]) + ' '
             if any(p in window for said in self._said.values() for p in said):
                 continue
-            nouns = [n for n, w in enumerate(name) if w in PLACE_NOUNS]
-            if not nouns or any(self.semantic_map.resolve(' '.join(name[:n + 1]))
-                                for n in range(len(name))):
-                continue
-            place = '_'.join(name[:nouns[-1] + 1])
+            if not name or name[-1] not in PLACE_NOUNS or any(
+                    self.semantic_map.resolve(' '.join(name[:n + 1])) for n in range(len(name))):
+                continue  # "the garden hose", "the pool table": things, not places
+            place = '_'.join(name)
             if place not in out:
                 out.append(place)
         return out
