@@ -506,6 +506,19 @@ def test_stopping_the_node_cancels_the_running_goal(ros, ros_processes, workdir,
         node.close()
 
 
+def test_a_parameter_of_the_wrong_type_exits_2_saying_which(ros, ros_processes, tiny_gguf):
+    node = PlannerProc(ros, ros_processes, [f'model_path:={tiny_gguf}', 'max_steps:=4.5'],
+                       'wrongtype')
+    try:
+        assert node.proc.wait_for_exit(60.0) == 2, node.proc.output()
+        lines = [line for line in node.proc.output().splitlines()
+                 if line.startswith('planner_node: ')]
+        assert len(lines) == 1 and 'max_steps' in lines[0], node.proc.output()
+        assert 'Traceback' not in node.proc.output()
+    finally:
+        node.close()
+
+
 # --- callbacks never leave the caller without an answer; arbitration -----------------
 #
 # A PlannerNode in this process, spun by its own executor, its planner a real
