@@ -288,6 +288,8 @@ def test_stopping_mid_task_gives_the_caller_a_shutdown_result(
         assert response.result.error_code == ErrorCode.SHUTDOWN, response.result
         assert response.result.failed_step == 0
         assert node.proc.wait_for_exit(15.0) == 0, node.proc.output()
+        assert 'Traceback' not in node.proc.output()
+        assert wait_until(lambda: f'GOAL {server} ' in sim.output(), 5.0)
         assert 'CANCELED' in sim.output().split(f'GOAL {server} ')[1], sim.output()
     finally:
         node.close()

@@ -61,7 +61,7 @@ def run_node(ros_processes, ros_node, model, cache_dir):
 
 @pytest.fixture(scope='module')
 def cold(module_ros_processes, ros_node, tiny_model, tmp_path_factory):
-    """A first node (no state file yet): (its folder, log, answers); shared by the tests."""
+    """Run a first node (no state file yet); return (its folder, log, answers) for the tests."""
     folder = tmp_path_factory.mktemp('kv_cold')
     log, answers = run_node(module_ros_processes, ros_node, tiny_model, folder)
     return folder, log, answers
