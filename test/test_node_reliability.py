@@ -21,6 +21,7 @@ mid-task, a dead action server, bad poses, memory over lifecycle cycles,
 requests during the load, parameter bounds, bad task text, pose QoS.
 """
 
+import contextlib
 import math
 import os
 import signal
@@ -485,23 +486,46 @@ def test_memory_stays_flat_over_10_lifecycle_cycles(planner):
 
 # --- 8. requests during the autostart load ----------------------------------------------------
 
-def test_requests_during_the_load_get_not_active_at_once(ros, ros_processes,  # noqa: F811
-                                                         tiny_gguf):
-    # The race of CI's busy 2-core machine, made certain: this process owns
-    # many readers (a node of its own, not spun), so the new node discovers
-    # the plan client's request writer seconds before its response reader.
-    # Fast DDS waits 100 ms for that reader, then drops the answer ("failed
-    # to send response (timeout)"); the node holds its answer until it has
-    # discovered the reader. Without that, no answer ever came.
+@contextlib.contextmanager
+def crowded(ros):  # noqa: F811
+    """
+    Give this process CROWD_READERS more readers (a node of its own, not spun).
+
+    The race of CI's busy 2-core machine, made certain: a node started
+    now discovers this process's clients' request writers seconds before
+    their response readers. Fast DDS waits 100 ms for a caller's reader,
+    then drops the answer ("failed to send response (timeout)"); the node
+    holds its answers until it has discovered the reader. Without that, no
+    answer ever came.
+    """
     import rclpy
     crowd = rclpy.create_node(unique('crowd'), context=ros.node.context)
     try:
         for i in range(CROWD_READERS):
             crowd.create_subscription(String, f'/{crowd.get_name()}/topic_{i}',
                                       lambda m: None, 1)
-        _ask_during_the_load(ros, ros_processes, tiny_gguf)
+        yield
     finally:
         crowd.destroy_node()
+
+
+def test_requests_during_the_load_get_not_active_at_once(ros, ros_processes,  # noqa: F811
+                                                         tiny_gguf):
+    with crowded(ros):
+        _ask_during_the_load(ros, ros_processes, tiny_gguf)
+
+
+def test_parameter_and_lifecycle_answers_reach_a_new_caller(ros, ros_processes,  # noqa: F811
+                                                            tiny_gguf):
+    with crowded(ros):
+        node = PlannerProc(ros, ros_processes, [f'model_path:={tiny_gguf}', 'autostart:=false'],
+                           'late')
+        try:
+            assert node.params_client.wait_for_service(timeout_sec=30.0)
+            assert node.set_param('busy_policy', 'reject').successful
+            assert node.transition(Transition.TRANSITION_CONFIGURE) is True
+        finally:
+            node.close()
 
 
 def _ask_during_the_load(ros, ros_processes, tiny_gguf):  # noqa: F811

@@ -38,7 +38,6 @@ from llm_planner.execution import CancelToken, ExecutionResult, PlanExecutor
 from llm_planner.ros.action_runner import CANCEL_WAIT
 from llm_planner.ros.arbiter import Job
 from llm_planner.ros.messages import to_plan_steps
-from llm_planner.ros.replies import REPLY_MATCH_WAIT, ReplyGate
 from llm_planner.ros.waits import CANCELED, DONE
 from llm_planner_interfaces.action import ExecuteTask
 from rclpy.action import CancelResponse, GoalResponse
@@ -71,7 +70,6 @@ class TaskServer:
         self._log = node.get_logger()
         self.status_pub = node.create_publisher(String, '~/status', 10)
         self.executions = set()  # Futures of ~/execute_task goals not yet ended
-        self._plan_reply = ReplyGate(node, node.resolve_service_name('~/plan'))
         self._pool = ThreadPoolExecutor(max_workers=PLAN_WORKERS,
                                         thread_name_prefix='llm_planner_plan')
 
@@ -197,23 +195,7 @@ class TaskServer:
     # --- ~/plan ---------------------------------------------------------------
 
     async def on_plan(self, request, response):
-        """
-        Serve ``~/plan``: plan; unless a dry run, start the task and answer at once.
-
-        The answer waits (at most REPLY_MATCH_WAIT s, not holding a thread)
-        until the node has discovered the caller's response reader: sent
-        before that, Fast DDS drops it (see :mod:`llm_planner.ros.replies`).
-        """
-        response = await self._answer_plan(request, response)
-        gate = self._plan_reply
-        if not gate.ready():
-            if await self._waits.until(gate.ready, REPLY_MATCH_WAIT) != DONE:
-                self._log.warning(
-                    f'~/plan: a caller is still undiscovered after {REPLY_MATCH_WAIT:g} s '
-                    f'(request writers, response readers: {gate.counts()}); answering anyway')
-        return response
-
-    async def _answer_plan(self, request, response):
+        """Serve ``~/plan``: plan; unless a dry run, start the task and answer at once."""
         try:
             response.success = False
             number, runtime, result = await self._prepare(request.task,
