@@ -114,10 +114,11 @@ def test_the_core_modules_load_no_ros():
     assert out.stdout.strip() == '[]'
 
 
-# What the loopback robot may use of the package: the plain helpers, not the planner.
+# What the loopback robot may use of the package: the plain helpers and the
+# nodes' shared main (rclpy only), not the planner.
 SIM_MAY_IMPORT = ('llm_planner.core.geometry', 'llm_planner.core.names',
                   'llm_planner.core.yaml_file', 'llm_planner.core.semantic_map', 'llm_planner.sim',
-                  'llm_planner_interfaces')
+                  'llm_planner.ros.spin', 'llm_planner_interfaces')
 
 
 def test_the_sim_uses_only_the_plain_helpers():

@@ -14,16 +14,20 @@
 """
 planner_node restarted: the evaluated prompt comes back from its KV state file.
 
-Two processes, one after the other, over real DDS: the first evaluates the
-prompt and writes the file, the second restores it and answers the same
-plans; a damaged file costs a warning line and a rebuild, not the node.
+Processes one after the other, over real DDS: the first (shared by the
+tests) evaluates the prompt and writes the file; a second restores a copy
+of it and answers the same plans; a damaged copy costs a warning line and a
+rebuild, not the node.
 """
 
 import glob
+import os
 import pathlib
+import shutil
 
 from llm_planner.core.errors import ErrorCode
 from llm_planner_interfaces.srv import Plan
+import pytest
 from support.ros_utils import unique
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -55,25 +59,42 @@ def run_node(ros_processes, ros_node, model, cache_dir):
     return log, answers
 
 
+@pytest.fixture(scope='module')
+def cold(module_ros_processes, ros_node, tiny_model, tmp_path_factory):
+    """Run a first node (no state file yet); return (its folder, log, answers) for the tests."""
+    folder = tmp_path_factory.mktemp('kv_cold')
+    log, answers = run_node(module_ros_processes, ros_node, tiny_model, folder)
+    return folder, log, answers
+
+
+def _copy_of(folder, tmp_path):
+    """Copy the cold node's state file into ``tmp_path``; return the copy's path."""
+    source, = glob.glob(str(folder / 'kv-*.kvstate'))
+    target = tmp_path / os.path.basename(source)
+    shutil.copyfile(source, target)
+    return target
+
+
 def test_a_restarted_node_restores_the_prompt_and_plans_the_same(ros_processes, ros_node,
-                                                                 tiny_model, tmp_path):
-    cold_log, cold = run_node(ros_processes, ros_node, tiny_model, tmp_path)
+                                                                 tiny_model, tmp_path, cold):
+    folder, cold_log, cold_answers = cold
     assert 'KV state file: miss' in cold_log, cold_log
-    assert len(glob.glob(str(tmp_path / 'kv-*.kvstate'))) == 1
+    assert len(glob.glob(str(folder / 'kv-*.kvstate'))) == 1
+    _copy_of(folder, tmp_path)
     warm_log, warm = run_node(ros_processes, ros_node, tiny_model, tmp_path)
     assert 'KV state file: hit' in warm_log, warm_log
-    assert warm == cold
-    assert sum(ok for ok, _, _ in cold) >= 1  # the model wrote plans, not only refusals
-    assert cold[-1][:2] == (False, ErrorCode.INVALID_TASK)
+    assert warm == cold_answers
+    assert sum(ok for ok, _, _ in cold_answers) >= 1  # the model wrote plans, not only refusals
+    assert cold_answers[-1][:2] == (False, ErrorCode.INVALID_TASK)
 
 
 def test_a_damaged_file_is_a_warning_and_a_rebuild(ros_processes, ros_node, tiny_model,
-                                                   tmp_path):
-    _, fresh = run_node(ros_processes, ros_node, tiny_model, tmp_path)
-    path, = glob.glob(str(tmp_path / 'kv-*.kvstate'))
-    data = bytearray(open(path, 'rb').read())
+                                                   tmp_path, cold):
+    folder, _, fresh = cold
+    path = _copy_of(folder, tmp_path)
+    data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
-    open(path, 'wb').write(data)
+    path.write_bytes(data)
     log, answers = run_node(ros_processes, ros_node, tiny_model, tmp_path)
     warnings = [line for line in log.splitlines() if 'KV state cache: ignoring' in line]
     assert len(warnings) == 1 and 'checksum' in warnings[0], log

@@ -78,12 +78,31 @@ def patrol(command):
     return command.replace(BANANA, 'patrol')
 
 
+# What a ros2 verb prints, and exits with, when the fresh node it makes (no
+# daemon yet, or a daemon that has just started) has not discovered the
+# target yet; nothing was done, so the command can run again.
+NOT_DISCOVERED = ('Node not found', 'Wait for service timed out')
+# How long a command keeps being run again while it says that.
+DISCOVERY_DEADLINE = 60.0
+
+
 def ros2(command, timeout=60.0, check=True):
-    """Run a ``ros2 ...`` command line; return its stdout and stderr together."""
+    """
+    Run a ``ros2 ...`` command line; return its stdout and stderr together.
+
+    A command that says its target is not discovered yet (NOT_DISCOVERED)
+    runs again, until DISCOVERY_DEADLINE s; ``timeout`` bounds each run.
+    """
     argv = shlex.split(command)
     assert argv[0] == 'ros2'
-    proc = subprocess.run([ROS2] + argv[1:], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + DISCOVERY_DEADLINE
+    while True:
+        proc = subprocess.run([ROS2] + argv[1:], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL)
+        undiscovered = proc.returncode != 0 and any(t in proc.stdout for t in NOT_DISCOVERED)
+        if not undiscovered or time.monotonic() > deadline:
+            break
     if check:
         assert proc.returncode == 0, (command, proc.returncode, proc.stdout)
     return proc.stdout

@@ -236,8 +236,9 @@ def test_server_dies_mid_goal(robot):
     r = robot(fail=['navigate:die_after:0.5'], timeouts={'GO': 60.0})
     result = r.execute(FETCH, timeout=70.0)
     assert r.sim.wait_for_exit(5) == 17
-    # Detected when the server leaves the graph (DDS liveliness, ~20 s with
-    # Fast DDS defaults), or at the latest by the step timeout.
+    # Detected when the server leaves the graph (DDS liveliness: the lease,
+    # 5 s in the tests' Fast DDS profile, support/dds.py), or at the latest
+    # by the step timeout.
     assert result.failed_step == 2
     assert result.error_code in (ErrorCode.SERVER_UNAVAILABLE, ErrorCode.TIMEOUT)
 

@@ -38,7 +38,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from llm_planner.core.errors import ErrorCode, PlannerError
 from llm_planner.planning.config import PlannerConfig
 from llm_planner.planning.planner import Planner
-from llm_planner.ros import parameters
+from llm_planner.ros import parameters, replies
 from llm_planner.ros.arbiter import JobArbiter
 from llm_planner.ros.bindings import BindingError
 from llm_planner.ros.diagnostics import diagnostic_array, PlanningStats
@@ -94,6 +94,7 @@ class PlannerNode(LifecycleNode):
             callback_group=self._group, goal_service_qos_profile=qos,
             result_service_qos_profile=qos, cancel_service_qos_profile=qos)
         guard_change_state(self, self._transition_lock, lambda: self._loading)
+        replies.gate_replies(self, self._waits, list(self.services))  # after the guard
         self._diag_timer = self.create_timer(1.0, self._on_diagnostics,
                                              callback_group=self._group)
 

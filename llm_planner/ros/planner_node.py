@@ -21,14 +21,12 @@ ends every task with SHUTDOWN before the node exits; an external shutdown
 of the context ends it too. A parameter of the wrong type exits 2.
 """
 
-import signal
 import sys
 import threading
 
 from llm_planner.ros.node import PlannerNode
-import rclpy
+from llm_planner.ros.spin import spin_node
 from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 
 EXECUTOR_THREADS = 4
 # At exit, how long main() waits for a model load still running (autostart).
@@ -54,60 +52,23 @@ def start_autostart(node):
     return thread
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
-def _init(args):
-    """rclpy.init, keeping SIGINT/SIGTERM for main() (to cancel the running goal first)."""
-    try:
-        from rclpy.signals import SignalHandlerOptions
-    except ImportError:  # an rclpy without the option: its handlers shut the context down
-        rclpy.init(args=args)
-        return
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    signal.signal(signal.SIGINT, _interrupt)
-    signal.signal(signal.SIGTERM, _interrupt)
-
-
 def main(args=None):
     """Run planner_node until SIGINT/SIGTERM or an external shutdown."""
-    _init(args)
-    node = None
-    executor = None
-    autostart = None
-    status = 0
-    try:
-        node = PlannerNode()
-        executor = MultiThreadedExecutor(num_threads=EXECUTOR_THREADS)
-        executor.add_node(node)
+    autostart = []
+
+    def start(node):
         if node.autostart:
-            autostart = start_autostart(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except ParameterException as e:
-        # A parameter of the wrong type (e.g. n_ctx:=4096.0): say which, exit 2.
-        print(f'planner_node: {e}', file=sys.stderr)
-        status = 2
-    except Exception:
-        if rclpy.ok():
-            raise
-        # The context was shut down under the executor: a normal exit.
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C: let cleanup finish
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        if node is not None:
-            node.shutdown(executor)
-        if autostart is not None:
+            autostart.append(start_autostart(node))
+
+    def stop(node, executor):
+        node.shutdown(executor)
+        for thread in autostart:
             # A load cannot be interrupted; on_configure drops it when it ends.
-            autostart.join(timeout=AUTOSTART_JOIN)
-        if executor is not None:
-            executor.shutdown(timeout_sec=2.0)
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return status
+            thread.join(timeout=AUTOSTART_JOIN)
+
+    # A parameter of the wrong type (e.g. n_ctx:=4096.0) exits 2, saying which.
+    return spin_node('planner_node', PlannerNode, threads=EXECUTOR_THREADS,
+                     bad_settings=(ParameterException,), start=start, stop=stop, args=args)
 
 
 if __name__ == '__main__':

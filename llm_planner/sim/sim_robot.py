@@ -56,23 +56,21 @@ YAML's failures.
 """
 
 import math
-import signal
 import sys
 import threading
 import time
 
 from geometry_msgs.msg import PoseStamped, PoseWithCovarianceStamped
 from llm_planner.core.geometry import Pose, quaternion_to_yaw, yaw_to_quaternion
+from llm_planner.ros.spin import spin_node
 from llm_planner.sim.goals import GoalExecution
 from llm_planner.sim.world import (default_world_file, load_world, parse_failures, pose_text,
                                    SERVERS, WorldError)
 from llm_planner_interfaces.action import GrabObject, Navigate, SearchObject
 from rcl_interfaces.msg import ParameterDescriptor, ParameterType, SetParametersResult
-import rclpy
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 import rclpy.exceptions as rclpy_exceptions
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
@@ -381,45 +379,11 @@ def main(args=None):
     Ctrl-C reaches them too; rclpy's handler also ends the spin with
     ExternalShutdownException, and a KeyboardInterrupt still pending then
     used to fly out of the clean-up: the process died of SIGINT, exit code -2).
+    A bad world file or parameter (e.g. speed:=5 instead of 5.0) exits 2.
     """
-    try:
-        return _run(args)
-    except KeyboardInterrupt:
-        return 0
-
-
-def _run(args):
-    rclpy.init(args=args)
-    node = None
-    executor = None
-    status = 0
-    try:
-        node = SimRobot()
-        executor = MultiThreadedExecutor(num_threads=node.executor_threads)
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except (WorldError, rclpy_exceptions.InvalidParameterTypeException) as error:
-        # A bad world file or parameter (e.g. speed:=5 instead of 5.0): say why, exit 2.
-        print(f'sim_robot: {error}', file=sys.stderr)
-        status = 2
-    except Exception:
-        if rclpy.ok():
-            raise
-        # SIGTERM shut the context down under the executor: a normal exit.
-    finally:
-        # Further signals must not interrupt the clean-up.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        if node is not None:
-            node.stop()
-        if executor is not None:
-            executor.shutdown(timeout_sec=2.0)
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return status
+    return spin_node('sim_robot', SimRobot, threads=lambda node: node.executor_threads,
+                     bad_settings=(WorldError, rclpy_exceptions.InvalidParameterTypeException),
+                     keep_signals=False, stop=lambda node, executor: node.stop(), args=args)
 
 
 if __name__ == '__main__':

@@ -57,7 +57,10 @@ def _reserve_domain_id():
 # Fast DDS re-announces a participant every 3 s by default, and a process
 # started after the test node is often discovered only then. Announcing every
 # 0.5 s (loopback traffic only) makes each started process usable in well
-# under a second. A profile file of your own (either variable) wins.
+# under a second. A process killed without a goodbye (the tests of a server
+# dying) stays in the others' graph until its lease ends: 20 s by default,
+# 5 s here (ten announcements missed in a row; a stall that long would be a
+# failure of its own). A profile file of your own (either variable) wins.
 _FAST_DISCOVERY_PROFILE = """<?xml version="1.0" encoding="UTF-8" ?>
 <dds xmlns="http://www.eprosima.com">
   <profiles>
@@ -65,6 +68,7 @@ _FAST_DISCOVERY_PROFILE = """<?xml version="1.0" encoding="UTF-8" ?>
       <rtps>
         <builtin>
           <discovery_config>
+            <leaseDuration><sec>5</sec><nanosec>0</nanosec></leaseDuration>
             <leaseAnnouncement><sec>0</sec><nanosec>500000000</nanosec></leaseAnnouncement>
           </discovery_config>
         </builtin>
