@@ -107,10 +107,14 @@ def run(args):
     import rclpy
     from rclpy.executors import MultiThreadedExecutor
 
+    from llm_planner.ros import spin
     from llm_planner_interfaces.srv import Plan
 
     node_name = args.node.rstrip('/')
-    rclpy.init()
+    # Ctrl-C raises KeyboardInterrupt here and leaves the context valid until
+    # _close has stopped the spin thread (rclpy's own handler shut it down
+    # under the running executor, which crashed the process now and then).
+    spin.init()
     node = rclpy.create_node('llm_planner_call')
     executor = MultiThreadedExecutor(num_threads=2)
     executor.add_node(node)
