@@ -40,8 +40,19 @@ batch's extra tokens (~10 ms each). The sources, all plain text functions:
 """
 
 import functools
+import itertools
 import re
 
+from llm_planner.decoding.gbnf_nfa import MANY
+
+# Longest forced text drafted at once, in characters.
+MAX_FORCED_CHARS = 256
+# Pieces (forced text, guesses, lookups) chained into one draft, at most.
+MAX_DRAFT_PARTS = 32
+# Looked-up lines tried for one draft part, at most.
+MAX_LOOKUP_TRIES = 8
+# Admissible next characters from which a position counts as an open field.
+OPEN_FIELD_CHARS = 10
 # Shortest and longest end of the text looked up in the corpus, in characters.
 MIN_LOOKUP = 3
 MAX_LOOKUP = 48
@@ -339,4 +350,125 @@ def plan_guess(text, prompt=''):
     return ''
 
 
-__all__ = ['answer_start', 'consensus', 'lookups', 'next_line', 'plan_guess', 'repeats_line']
+def _is_word_char(ch):
+    return ch.isalnum() or ch == '_'
+
+
+class DraftChain:
+    """
+    The draft after the text generated so far: every source above, chained, cut to the grammar.
+
+    ``matcher`` (a :class:`llm_planner.decoding.gbnf_nfa.GrammarMatcher`)
+    tells what the grammar forces and admits; ``guess(text, prompt)`` is a
+    guesser such as :func:`plan_guess` (None for none); ``lookup`` turns on
+    the prompt's examples as sources (answer start, consensus, next line,
+    prompt lookup).
+    """
+
+    def __init__(self, matcher, guess=None, lookup=True):
+        """Draft under ``matcher``'s grammar with ``guess`` and, if ``lookup``, the prompt."""
+        self.matcher = matcher
+        self.guess = guess
+        self.lookup = lookup
+
+    def _is_open(self, state):
+        """Return True when the grammar admits many characters next (a name, a text)."""
+        allowed = self.matcher.allowed(state)
+        return allowed == MANY or len(allowed) >= OPEN_FIELD_CHARS
+
+    def _admitted(self, state, text, open_stop=None):
+        """
+        Return (the longest prefix of ``text`` the grammar admits at ``state``, state after).
+
+        With ``open_stop`` (the character before ``text``, '' for none), the
+        prefix also ends where an open field starts: a word begins where the
+        grammar admits many characters (a variable name, a text value). What
+        the model writes there is its choice, which a looked-up line rarely
+        guesses: drafting past it mostly wastes the batch.
+        """
+        n, prev = 0, open_stop
+        for ch in text:
+            if open_stop is not None and not _is_word_char(prev) and self._is_open(state):
+                break
+            prev = ch
+            nxt = self.matcher.advance(state, ch)
+            if nxt is None:
+                break
+            state = nxt
+            n += 1
+        return text[:n], state
+
+    def _cut_at_guess(self, text, more):
+        """Cut looked-up text ``more`` where the guesser has a guess of its own."""
+        for i in range(1, len(more)):
+            if self.guess(text + more[:i], ''):
+                return more[:i]
+        return more
+
+    def draft_text(self, text, state, corpus, max_chars):
+        """
+        Return the draft text for generated ``text`` at matcher state ``state``.
+
+        Chains, while there is room: the text the grammar forces; at the
+        answer's start the first line of the nearest example's answer
+        (:func:`llm_planner.decoding.answer_start`); at an open field (a
+        name starts) the word every earlier occurrence of this line continues
+        with (:func:`llm_planner.decoding.consensus`); the guesser's guess;
+        at a line start, how lines after one calling the same skill start
+        (:func:`llm_planner.decoding.next_line`); else prompt lookup in
+        ``text`` and ``corpus`` (the prompt), stopped where an open field
+        starts. Every guess is cut to the part the grammar admits.
+        """
+        draft = ''
+        for _ in range(MAX_DRAFT_PARTS):
+            if len(draft) >= max_chars:
+                break
+            added = self.matcher.forced_continuation(state, MAX_FORCED_CHARS)
+            if added:
+                state = self.matcher.advance(state, added)
+                draft += added
+                continue
+            so_far = text + draft
+            more = ''
+            if self.lookup and not text:
+                # The answer's first line: the nearest example's (after what
+                # the grammar forced of it: ``DO: ``).
+                line = answer_start(corpus)
+                if line.startswith(draft) and len(line) > len(draft):
+                    more = line[len(draft):]
+                    # Up to its first variable: the example's names are its
+                    # own; the guesser names this task's.
+                    cut = more.find('$')
+                    if cut >= 0:
+                        more = more[:cut + 1]
+            elif self.lookup and self._is_open(state) and not _is_word_char(so_far[-1:]):
+                # An open field: what the examples always write here, if anything.
+                more = consensus(so_far, corpus)
+            if not more and self.guess is not None:
+                more = self.guess(so_far, corpus)
+            if not more and self.lookup and so_far.endswith('\n'):
+                # A line starts: how lines after one calling the same skill start.
+                more = next_line(so_far, corpus)
+            if more:
+                more, state = self._admitted(state, more)
+            if not more and self.lookup:
+                # The first looked-up line the grammar admits a part of.
+                candidates = itertools.islice(lookups(so_far, corpus),
+                                              MAX_LOOKUP_TRIES)
+                for line in candidates:
+                    if self.guess is not None:
+                        line = self._cut_at_guess(so_far, line)
+                    line, after = self._admitted(state, line, open_stop=so_far[-1:])
+                    if line:
+                        more, state = line, after
+                        break
+            # A plan does not repeat a line: lookups that would are matching
+            # the draft itself, in a loop.
+            if not more or repeats_line(so_far, more):
+                break
+            draft += more
+        return draft
+
+
+__all__ = ['DraftChain', 'answer_start', 'consensus', 'lookups', 'next_line', 'plan_guess',
+           'repeats_line']
