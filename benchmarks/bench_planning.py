@@ -242,6 +242,7 @@ def bench_planner(args):
     session = backend.session
     for task in TASKS + REFUSAL_TASKS:
         prompt = planner.prompt_builder.build(task, backend)
+        backend.set_draft_facts(planner.draft_facts(task))  # as planner.plan does
         fast_text = ref_text = ''
         grammar = next_grammar(planner, '')
         while grammar is not None:

@@ -95,6 +95,7 @@ class LlamaBackend(Backend):
         self.state_cache_seconds = 0.0  # spent reading and restoring, or saving, the file
         self.guess = guess
         self._decoders = {}  # grammar text -> FastGrammarDecoder
+        self._draft_facts = None  # PlanFacts of the requests to come (set_draft_facts)
         self.load_seconds = None
         self._lock = threading.Lock()
         self._session = None  # the LlamaSession: the one owner of the llama.cpp state
@@ -306,6 +307,11 @@ class LlamaBackend(Backend):
         finally:
             self._lock.release()
 
+    def set_draft_facts(self, facts):
+        """Guess the next requests' answers from ``facts`` (see ``Backend.set_draft_facts``)."""
+        with self._lock:
+            self._draft_facts = facts
+
     def chat_template_prompt(self, messages):
         """Render ``messages`` with the GGUF's chat template, or return None if it has none."""
         with self._lock:
@@ -392,7 +398,8 @@ class LlamaBackend(Backend):
         if self._segments is not None:
             self._segments.place(tokens)
         if grammar and self.fast_decode:
-            result = self.decoder(grammar).decode(tokens, max_tokens, deadline)
+            result = self.decoder(grammar).decode(tokens, max_tokens, deadline,
+                                                  facts=self._draft_facts)
         else:
             # The reference decoder: one token per step, the whole vocabulary masked.
             from llm_planner.decoding.greedy import plain_greedy_decode

@@ -118,8 +118,8 @@ class FastGrammarDecoder:
         Prepare decoding with ``llama`` under the grammar ``gbnf_text``.
 
         ``jump_forward`` drafts (forced text, then guesses); ``guess(text,
-        prompt)`` returns a guess of what follows the text generated so far
-        ('' for none), e.g. :func:`llm_planner.decoding.drafting.plan_guess`; ``lookup`` adds
+        facts, prompt)`` returns a guess of what follows the text generated so
+        far ('' for none), e.g. :func:`llm_planner.decoding.guesses.plan_guess`; ``lookup`` adds
         prompt lookup (:func:`llm_planner.decoding.drafting.lookups`); ``max_candidates`` is how
         many top tokens are checked one by one before masking the whole
         vocabulary. None of these changes the output.
@@ -255,9 +255,9 @@ class FastGrammarDecoder:
         self._draft_cache[text] = toks
         return toks
 
-    def draft_text(self, text, state, corpus, max_chars):
+    def draft_text(self, text, state, corpus, max_chars, facts=None):
         """Return the draft text after generated ``text`` (see :class:`DraftChain`)."""
-        return self.chain.draft_text(text, state, corpus, max_chars)
+        return self.chain.draft_text(text, state, corpus, max_chars, facts)
 
     # -- picking --------------------------------------------------------------
 
@@ -285,7 +285,7 @@ class FastGrammarDecoder:
 
     # -- decoding -------------------------------------------------------------
 
-    def _draft(self, tracker, corpus, max_new, n_head):
+    def _draft(self, tracker, corpus, max_new, n_head, facts):
         """Return the draft tokens to evaluate after ``n_head`` pending tokens ([] for none)."""
         if not self.jump_forward or not tracker.at_boundary():
             return []
@@ -294,7 +294,8 @@ class FastGrammarDecoder:
                    self.max_batch - n_head, session.n_batch - n_head)
         if room <= 0:
             return []
-        text = self.draft_text(tracker.text, tracker.state, corpus, CHARS_PER_TOKEN * room)
+        text = self.draft_text(tracker.text, tracker.state, corpus, CHARS_PER_TOKEN * room,
+                               facts)
         return self.draft_tokens(text)[:room] if text else []
 
     def _ends_here(self, tok, tracker):
@@ -344,14 +345,15 @@ class FastGrammarDecoder:
             return None, True
         return self._pick(session.logits(last + len(draft)), stats), False
 
-    def decode(self, prompt, max_tokens, deadline=None):
+    def decode(self, prompt, max_tokens, deadline=None, facts=None):
         """
         Decode greedily under the grammar after ``prompt`` (token ids or text).
 
         Stops at an end-of-generation token (admitted only where the grammar
         can end), after ``max_tokens`` tokens, or when the grammar admits no
         token. Raises PlannerError(TIMEOUT) once time.monotonic() passes
-        ``deadline``.
+        ``deadline``. ``facts`` (a :class:`llm_planner.decoding.guesses.PlanFacts`)
+        tells the guesser about the task; drafts only, never the output.
         """
         t0 = time.monotonic()
         session = self.session
@@ -381,7 +383,7 @@ class FastGrammarDecoder:
                 session.run(head)
                 return stats
             # The first draft (the answer's start) goes in the prompt's batch.
-            draft = self._draft(tracker, corpus, max_tokens, len(head))
+            draft = self._draft(tracker, corpus, max_tokens, len(head), facts)
             tok, done = self._step(head, draft, stats, accept, max_tokens)
             deadline_check(deadline, 'prompt')
             while not done:
@@ -399,7 +401,7 @@ class FastGrammarDecoder:
                     stats.stop_reason = 'context_full'
                     break
                 draft = [] if self._ends_here(tok, tracker) else \
-                    self._draft(tracker, corpus, max_tokens - len(stats.tokens), 1)
+                    self._draft(tracker, corpus, max_tokens - len(stats.tokens), 1, facts)
                 deadline_check(deadline, 'decode')
                 tok, done = self._step([tok], draft, stats, accept, max_tokens)
         finally:
