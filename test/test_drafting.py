@@ -25,13 +25,13 @@ import pytest
 CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))), 'config')
 
 
-def facts(task, places, programs=(), catalog=None):
-    """Return the PlanFacts of ``task`` with a map of ``places`` ({name: [aliases]})."""
+def facts(places, programs=(), catalog=None):
+    """Return the PlanFacts of a map of ``places`` ({name: [aliases]}) and example programs."""
     semantic_map = SemanticMap.from_dict({'locations': {
         name: {'frame': 'map', 'x': 0.0, 'y': 0.0, 'yaw': 0.0, 'aliases': list(aliases)}
         for name, aliases in places.items()}})
-    return PlanFacts.of(task, catalog, semantic_map, [Example(f'task {i}', program)
-                                                      for i, program in enumerate(programs)])
+    return PlanFacts.of(catalog, semantic_map, [Example(f'task {i}', program)
+                                                for i, program in enumerate(programs)])
 
 
 def lookup(text, corpus):
@@ -148,7 +148,7 @@ def test_consensus_is_what_the_examples_always_write():
 
 
 # The facts of CORPUS's task: its map and its examples as objects.
-CORPUS_FACTS = facts('Fetch the cup from the living room', {'kitchen': [], 'living_room': []},
+CORPUS_FACTS = facts({'kitchen': [], 'living_room': []},
                      ['$start = GET_CURRENT_LOCATION()\n$cup = SEARCH(object_name:"cup")',
                       '$kitchen = GET_LOCATION(location_name:"kitchen")',
                       '$start = GET_CURRENT_LOCATION()\n$pen = SEARCH(object_name:"pen")',
@@ -165,39 +165,33 @@ def test_a_new_variable_is_named_after_the_task():
     assert plan_guess('OK\n$', None, CORPUS) == ''
 
 
-def test_the_task_comes_from_the_facts_not_from_the_prompt_text():
-    # The program is decoded after the action line, which ends the prompt
-    # text: a scraped "last line of words" would be that line, not the task.
-    corpus = CORPUS + 'DO: go, take, come back\n'
-    assert plan_guess('DO: go, take, come back\n$start = GET_CURRENT_LOCATION()\n$',
-                      CORPUS_FACTS, corpus) == 'living_room'
-
-
 def test_the_facts_are_the_maps_and_the_catalogs():
     catalog = SkillCatalog.load(os.path.join(CONFIG, 'skills.yaml'))
     semantic_map = SemanticMap.load(os.path.join(CONFIG, 'locations.yaml'))
-    known = PlanFacts.of('Go to the cuisine', catalog, semantic_map,
+    known = PlanFacts.of(catalog, semantic_map,
                          [Example('Sing', 'ERROR'), Example('Go to the office',
                                                             '$office = GET_LOCATION('
                                                             'location_name:"office")\n'
                                                             'GO(to:$office)')])
-    # The places are the map's, whatever the prompt lists (ERROR is no place).
+    # The places are the map's, whatever the prompt lists (ERROR is no place:
+    # the prompt text, scraped, listed any "- word" line as one).
     assert known.places == set(semantic_map.names) and 'ERROR' not in known.places
     assert known.aliases['cuisine'] == 'kitchen'
     # The refused example stores nothing; the other's call takes a STRING first.
     assert known.assignments == (('office', 'GET_LOCATION', True),)
-    assert plan_guess('OK\n$', known) == 'kitchen'
-    assert plan_guess('OK\n$bedroom', known) == ' = GET_LOCATION('
+    task = '<|im_start|>user\nGo to the cuisine<|im_end|>\n<|im_start|>assistant\n'
+    assert plan_guess('OK\n$', known, task) == 'kitchen'
+    assert plan_guess('OK\n$bedroom', known, task) == ' = GET_LOCATION('
     # With no example looking a place up, the catalog's map lookup assigns places.
-    bare = PlanFacts.of('Go to the bedroom', catalog, semantic_map, [])
+    bare = PlanFacts.of(catalog, semantic_map, [])
     assert bare.map_lookup == 'GET_LOCATION'
-    assert plan_guess('OK\n$bedroom', bare) == ' = GET_LOCATION('
-    assert plan_guess('OK\n$mug', bare) == ''
+    assert plan_guess('OK\n$bedroom', bare, task) == ' = GET_LOCATION('
+    assert plan_guess('OK\n$mug', bare, task) == ''
 
 
 # The prompt with its list of places, as the planner writes it, and its facts.
 MAP_PROMPT = 'Places:\n- kitchen (also: cuisine)\n- office\n' + PROMPT
-MAP_FACTS = facts('Go to the office and grab a pen', {'kitchen': ['cuisine'], 'office': []},
+MAP_FACTS = facts({'kitchen': ['cuisine'], 'office': []},
                   ['$kitchen = GET_LOCATION(location_name:"kitchen")\nGO(to:$kitchen)',
                    '$cup = SEARCH(object_name:"cup")'])
 
@@ -278,7 +272,7 @@ TASK_PROMPT = ('Places:\n- kitchen (also: cuisine)\n- bedroom\n'
      'OK\n$kitchen = GET_LOCATION(location_name:"kitchen")\nGO(to:$kitchen)\n', 'bedroom'),
 ])
 def test_new_variable_places_and_things(task, done, name):
-    task_facts = facts(task, {'kitchen': ['cuisine'], 'bedroom': []})
+    task_facts = facts({'kitchen': ['cuisine'], 'bedroom': []})
     assert plan_guess(done + '$', task_facts, TASK_PROMPT.format(task)) == name
 
 

@@ -91,9 +91,9 @@ class Backend:
         Tell the backend what the next requests' answers are about, for its drafts.
 
         ``facts`` is a :class:`llm_planner.decoding.guesses.PlanFacts` (the
-        task, the catalog, the map and the prompt's examples as objects) or
-        None. A backend that drafts (speculative decoding) may use it to
-        guess; it never changes the output. The default ignores it.
+        catalog, the map and the prompt's examples as objects) or None. A
+        backend that drafts (speculative decoding) may use it to guess; it
+        never changes the output. The default ignores it.
         """
 
     def chat_template_prompt(self, messages):

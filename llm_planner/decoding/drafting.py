@@ -34,8 +34,8 @@ prompt and the answer so far (prompt lookup in a wide sense):
 * :func:`llm_planner.decoding.guesses.plan_guess`: what the plan language
   makes likely (the variable a call names, a new variable named after the
   task's words), from :class:`~llm_planner.decoding.guesses.PlanFacts`: the
-  task, the catalog, the map and the prompt's examples as objects, which the
-  planner passes down (``Backend.set_draft_facts``).
+  catalog, the map and the prompt's examples as objects, which the planner
+  passes down (``Backend.set_draft_facts``).
 
 :class:`DraftChain` chains them into one draft, cut to what the grammar
 admits: the one draft chain, used by the fast decoder.
@@ -195,10 +195,10 @@ class DraftChain:
     ``matcher`` (a :class:`llm_planner.decoding.gbnf_nfa.GrammarMatcher`)
     tells what the grammar forces and admits; ``guess(text, facts, corpus)``
     is a guesser such as :func:`plan_guess` (None for none), given the
-    :class:`PlanFacts` of the request (the task, the catalog, the map and the
-    prompt's examples as objects; None when the caller gave none) and the
-    prompt text; ``lookup`` turns on the prompt's text as a source (answer
-    start, consensus, next line, prompt lookup).
+    :class:`PlanFacts` of the request (the catalog, the map and the prompt's
+    examples as objects; None when the caller gave none) and the prompt
+    text; ``lookup`` turns on the prompt's text as a source (answer start,
+    consensus, next line, prompt lookup).
     """
 
     def __init__(self, matcher, guess=None, lookup=True):

@@ -353,7 +353,7 @@ class FastGrammarDecoder:
         can end), after ``max_tokens`` tokens, or when the grammar admits no
         token. Raises PlannerError(TIMEOUT) once time.monotonic() passes
         ``deadline``. ``facts`` (a :class:`llm_planner.decoding.guesses.PlanFacts`)
-        tells the guesser about the task; drafts only, never the output.
+        tells the guesser the catalog, map and examples; drafts only, never the output.
         """
         t0 = time.monotonic()
         session = self.session

@@ -22,12 +22,18 @@ words (a place the task names, by name or alias, else a thing it names) and
 is assigned by the skill the examples use for its kind (``$mug`` -> `` =
 SEARCH(``).
 
-What the guesses know of the task comes as objects from the planner
-(:meth:`PlanFacts.of`: the task, the catalog, the semantic map and the
-examples the prompt shows), not from the rendered prompt: a place is a place
-of the map, not a line that looks like one.
+What the guesses know of the catalog, the map and the examples comes as
+objects from the planner (:meth:`PlanFacts.of`), not from the rendered
+prompt: a place is a place of the map, not a line that looks like one. The
+words a new variable is named after are still read from the prompt text, as
+before (the last line of plain words before the answer): in the program
+request that line is the action line (``DO: go, take``), not the task. Taking
+the task's words instead changes the drafts, and with ``decode_batch`` above
+the exact size a changed batch may flip a near-tie: 3 of the 197 tuning
+plans changed. That fix belongs with the plan-quality work, measured there.
 """
 
+import functools
 import re
 
 from llm_planner.core.catalog import STRING
@@ -41,50 +47,63 @@ _VAR_ARG = re.compile(r'[(,] ?\w+:\$$')
 _ASSIGNED = re.compile(r'^\$(\w+) = ', re.MULTILINE)
 _USED = re.compile(r'\w+:\$(\w+)')
 _WORD = re.compile(r'\w+')
+_MARKUP = re.compile(r'<\|[^|>]*\|>')
 # Words after which a task names a thing (English and French articles, possessives).
 _DETERMINERS = frozenset(
     'the a an my your his her its our their this that these those some '
     'le la les l un une des du de mon ma mes ton ta tes son sa ses notre votre'.split())
 
 
-def _task_line(task):
-    """Return the task's last line of plain words (at least two, no call or variable)."""
-    for line in reversed(task.split('\n')):
+def _task_line(prompt):
+    """Return the prompt's last line of plain words (the task), without template markup."""
+    for line in reversed(_MARKUP.sub('\n', prompt).split('\n')):
         if len(line.split()) >= 2 and '$' not in line and '(' not in line:
             return line
     return ''
+
+
+@functools.lru_cache(maxsize=8)
+def _task_words(prompt):
+    return tuple(_WORD.findall(_task_line(prompt).lower()))
+
+
+@functools.lru_cache(maxsize=8)
+def _known_names(prompt, facts):
+    """
+    Return names a variable likely takes, likeliest first.
+
+    The places the task names, the task's words, its word pairs, the other
+    places, the examples' variables.
+    """
+    words = list(_task_words(prompt))
+    pairs = ['_'.join(words[i:i + 2]) for i in range(len(words) - 1)]
+    names = [n for n in pairs + words if n in facts.places] + words + pairs
+    names += sorted(facts.places) + [var for var, _, _ in facts.assignments]
+    return list(dict.fromkeys(names))
 
 
 class PlanFacts:
     """
     What the drafts know of a plan before the model writes it, as objects.
 
-    ``task``: the task's text; ``places``: the map's place names;
-    ``aliases``: {word of another name: place}; ``assignments``: (variable,
-    skill, whether its first argument is a text) of each call storing a
-    result in the programs of the prompt's examples, in prompt order;
-    ``map_lookup``: the catalog's skill that looks a place up ('' if none).
+    ``places``: the map's place names; ``aliases``: {word of another name:
+    place}; ``assignments``: (variable, skill, whether its first argument is
+    a text) of each call storing a result in the programs of the prompt's
+    examples, in prompt order; ``map_lookup``: the catalog's skill that
+    looks a place up ('' if none).
     """
 
-    def __init__(self, task='', places=(), aliases=None, assignments=(), map_lookup=''):
-        """Keep the facts and what follows from them (the task's words, likely names)."""
-        self.task = task
+    def __init__(self, places=(), aliases=None, assignments=(), map_lookup=''):
+        """Keep the facts."""
         self.places = frozenset(places)
         self.aliases = dict(aliases or {})
         self.assignments = tuple(assignments)
         self.map_lookup = map_lookup
-        self.words = _WORD.findall(_task_line(task).lower())
-        pairs = ['_'.join(self.words[i:i + 2]) for i in range(len(self.words) - 1)]
-        # Names a variable likely takes, likeliest first: the places the task
-        # names, its words, its word pairs, the other places, the examples' variables.
-        names = [n for n in pairs + self.words if n in self.places] + self.words + pairs
-        names += sorted(self.places) + [var for var, _, _ in self.assignments]
-        self.names = list(dict.fromkeys(names))
 
     @classmethod
-    def of(cls, task, catalog=None, semantic_map=None, examples=()):
+    def of(cls, catalog=None, semantic_map=None, examples=()):
         """
-        Return the facts of ``task`` planned with ``catalog``, ``semantic_map`` and ``examples``.
+        Return the facts of a prompt made with ``catalog``, ``semantic_map`` and ``examples``.
 
         ``examples`` are the prompt's examples in prompt order (objects with
         a ``program`` text: the core ones, then those chosen for the task).
@@ -108,7 +127,7 @@ class PlanFacts:
                     assignments.append((step.store_result.lstrip('$'), step.function,
                                         _takes_text_first(step, catalog)))
         lookup = next((s.name for s in catalog if s.is_map_lookup), '') if catalog else ''
-        return cls(task, places, aliases, assignments, lookup)
+        return cls(places, aliases, assignments, lookup)
 
 
 def _takes_text_first(step, catalog):
@@ -148,17 +167,18 @@ def _new_variable(done, facts, corpus):
     """
     Return the likely name of the next variable: a word (or two joined by _) of the task.
 
+    The task is the prompt's (``corpus``) last line of plain words.
     Candidates are what the plan has not assigned yet: the places the task
     names (by name, or by another name of the place: ``cuisine`` is the
     kitchen), the things it names (a word after an article or a possessive
-    that is not a place), then its words the prompt (``corpus``) writes as
-    variables (``$cat = ``); each kind in the task's order. Places come
+    that is not a place), then its words the prompt writes as variables
+    (``$cat = ``); each kind in the task's order. Places come
     first, as plans go somewhere before they search, except right after a
     line that uses a place (``GO(to:$kitchen)``): there the plan searches
     what it came for.
     """
     assigned = set(_ASSIGNED.findall(done))
-    words = facts.words
+    words = _task_words(corpus)
     candidates = []
     for i, word in enumerate(words):
         candidates += ['_'.join(words[i:i + 2])] if i + 1 < len(words) else []
@@ -181,7 +201,7 @@ def _new_variable(done, facts, corpus):
     return (first or second or usable or [''])[0]
 
 
-def _named(name, line, done, facts):
+def _named(name, line, done, facts, corpus):
     """
     Guess how a new variable's line goes on from ``line`` (``$name``, maybe `` =``).
 
@@ -190,8 +210,9 @@ def _named(name, line, done, facts):
     starts one of those is completed with it (the task's words first).
     """
     if line.endswith('$' + name):
-        if name not in facts.names:
-            longer = [k for k in facts.names if k.startswith(name)]
+        known = _known_names(corpus, facts)
+        if name not in known:
+            longer = [k for k in known if k.startswith(name)]
             return longer[0][len(name):] if longer else ''
     skill = _assigning_skill(name, done, facts)
     return ' = '[len(line) - len(name) - 1:] + skill + '(' if skill else ''
@@ -205,11 +226,10 @@ def plan_guess(text, facts=None, corpus=''):
     object the variable is named after); after an ``arg:$`` it is the
     variable assigned last that no call has used yet (else the one assigned
     last) and ``)``. With ``facts`` (:class:`PlanFacts`), a new variable
-    (``$`` at a line start) is named after a word of the task (see
-    ``_new_variable``; ``corpus`` is the prompt, for the words it writes as
-    variables), and a name is followed by the skill that assigns such names
-    (``$mug`` -> `` = SEARCH(``, see ``_named``). The decoder keeps the part
-    the grammar admits.
+    (``$`` at a line start) is named after a word of the task (``corpus``,
+    the prompt, ends with it; see ``_new_variable``), and a name is followed
+    by the skill that assigns such names (``$mug`` -> `` = SEARCH(``, see
+    ``_named``). The decoder keeps the part the grammar admits.
     """
     line_start = text.rfind('\n') + 1
     line = text[line_start:]
@@ -217,7 +237,7 @@ def plan_guess(text, facts=None, corpus=''):
         return _new_variable(text[:line_start], facts, corpus)
     named = _NAMED.match(line)
     if named and facts is not None:
-        return _named(named.group(1), line, text[:line_start], facts)
+        return _named(named.group(1), line, text[:line_start], facts, corpus)
     m = _ASSIGN_STRING.match(line)
     if m:
         return m.group(1) + '"'

@@ -235,8 +235,7 @@ class Planner:
         if self.prompt_builder is None:
             self.load_resources()
         builder = self.prompt_builder
-        return PlanFacts.of(task, self.catalog, self.semantic_map,
-                            builder.core + builder.select(task))
+        return PlanFacts.of(self.catalog, self.semantic_map, builder.core + builder.select(task))
 
     def plan(self, task):
         """
