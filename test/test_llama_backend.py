@@ -122,3 +122,24 @@ def test_the_backend_its_decoders_and_segments_share_one_session(tiny_files, gbn
     finally:
         backend.close()
     assert backend.session is None and not backend.loaded
+
+
+def test_warming_again_on_the_cached_prefix_evaluates_nothing(tiny_files):
+    """A second warm() (another planner on the same backend) keeps the prefix's KV as it is."""
+    backend = LlamaBackend(tiny_files.path(0), n_ctx=2048, n_threads=1)
+    try:
+        backend.load()
+        backend.warm('Plan for the robot.\n')
+        session = backend.session
+        ran = []
+        real_run = session.run
+        session.run = lambda tokens, *a, **k: (ran.append(list(tokens)), real_run(tokens, *a, **k))
+        try:
+            backend.warm('Plan for the robot.\n')
+            assert ran == []
+            backend.warm('Plan for the robot!\n')  # another prefix is evaluated
+            assert ran
+        finally:
+            del session.run
+    finally:
+        backend.close()

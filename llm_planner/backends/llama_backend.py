@@ -224,7 +224,10 @@ class LlamaBackend(Backend):
             key = self._state_key(prefix_text, tokens, segments, seg_tokens)
             if key is not None and self._restore_state(key, tokens, seg_tokens):
                 return
-            session.start(tokens)
+            if not (session.n_cached == len(tokens) and session.holds(tokens)):
+                # Evaluated again, even the last token alone, its KV would
+                # differ in the last bits (another batch size): keep it.
+                session.start(tokens)
             self._prefix_tokens = len(tokens)
             if segments:
                 self._segment_cache().build(tokens, seg_tokens)
