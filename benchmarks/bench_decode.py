@@ -18,7 +18,7 @@ For planning prompts (PromptBuilder's when it is available, else a short
 ChatML prompt listing the skills) and the plan grammar, times
 
 * (a) ``Llama.create_completion(grammar=LlamaGrammar, temperature=0)``,
-* (b) :func:`llm_planner.decoding.fast_decode.plain_greedy_decode`,
+* (b) :func:`llm_planner.decoding.greedy.plain_greedy_decode`,
 * (c) :class:`llm_planner.decoding.fast_decode.FastGrammarDecoder`,
 
 each from the same KV cache state (the whole prompt cached, so only the
@@ -43,7 +43,8 @@ sys.path.insert(0, str(ROOT))
 import llama_cpp  # noqa: E402
 from llm_planner.core.catalog import SkillCatalog  # noqa: E402
 from llm_planner.core.semantic_map import SemanticMap  # noqa: E402
-from llm_planner.decoding.fast_decode import FastGrammarDecoder, plain_greedy_decode  # noqa: E402
+from llm_planner.decoding.fast_decode import FastGrammarDecoder  # noqa: E402
+from llm_planner.decoding.greedy import plain_greedy_decode  # noqa: E402
 from llm_planner.planning.grammar import build_gbnf  # noqa: E402
 
 DEMO_MODEL = ROOT / 'models' / 'qwen2.5-coder-1.5b-instruct-q4_k_m.gguf'

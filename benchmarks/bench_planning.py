@@ -199,7 +199,7 @@ def bench_planner(args):
     import dataclasses
 
     from llm_planner.planning.config import PlannerConfig
-    from llm_planner.decoding.fast_decode import plain_greedy_decode
+    from llm_planner.decoding.greedy import plain_greedy_decode
     from llm_planner.planning.planner import Planner
 
     config = PlannerConfig.from_yaml(str(ROOT / 'config' / 'planner.yaml'))
@@ -239,14 +239,15 @@ def bench_planner(args):
     print('   cached examples; one token per step, whole vocabulary masked at each)')
     print('   the action line, then, unless refused, the program after it)')
     same = 0
-    llm = backend._llm
+    session = backend.session
     for task in TASKS + REFUSAL_TASKS:
         prompt = planner.prompt_builder.build(task, backend)
+        backend.set_draft_facts(planner.draft_facts(task))  # as planner.plan does
         fast_text = ref_text = ''
         grammar = next_grammar(planner, '')
         while grammar is not None:
             fast = backend.complete(prompt + fast_text, grammar, config.max_tokens).text
-            ref = plain_greedy_decode(llm, grammar, backend._tokenize(prompt + ref_text),
+            ref = plain_greedy_decode(session, grammar, session.text_tokens(prompt + ref_text),
                                       config.max_tokens).text
             fast_text, ref_text = fast_text + fast, ref_text + ref
             grammar = next_grammar(planner, fast_text) if fast == ref else None
@@ -261,12 +262,10 @@ def bench_planner(args):
 
 def bench_seed(args, catalog, semantic_map):
     """Seed-style: JSON, no grammar, whole prompt evaluated per request."""
-    import llama_cpp
-    from llm_planner.backends.llama_backend import model_params
+    from llm_planner.decoding.session import load_llama
     # The same llama.cpp weight layout as the planner: the ratio compares approaches.
-    with model_params(llama_cpp, use_extra_bufts=args.cpu_repack):
-        llm = llama_cpp.Llama(model_path=args.model, n_ctx=4096, n_threads=args.threads,
-                              n_threads_batch=args.threads, verbose=False)
+    llm = load_llama(args.model, {'use_extra_bufts': args.cpu_repack}, n_ctx=4096,
+                     n_threads=args.threads, n_threads_batch=args.threads, verbose=False)
     print('\n== seed-style baseline (JSON, no grammar, prompt evaluated per request)')
     latencies, valid = [], 0
     for task in TASKS:

@@ -13,9 +13,25 @@
 # limitations under the License.
 """Drafts for speculative decoding: prompt lookup and plan-language guesses."""
 
+import os
+
+from llm_planner.core.catalog import SkillCatalog
+from llm_planner.core.semantic_map import SemanticMap
 from llm_planner.decoding.drafting import (answer_start, consensus, lookups, next_line, plan_guess,
-                                           repeats_line)
+                                           PlanFacts, repeats_line)
+from llm_planner.planning.prompt import Example
 import pytest
+
+CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))), 'config')
+
+
+def facts(places, programs=(), catalog=None):
+    """Return the PlanFacts of a map of ``places`` ({name: [aliases]}) and example programs."""
+    semantic_map = SemanticMap.from_dict({'locations': {
+        name: {'frame': 'map', 'x': 0.0, 'y': 0.0, 'yaw': 0.0, 'aliases': list(aliases)}
+        for name, aliases in places.items()}})
+    return PlanFacts.of(catalog, semantic_map, [Example(f'task {i}', program)
+                                                for i, program in enumerate(programs)])
 
 
 def lookup(text, corpus):
@@ -131,18 +147,53 @@ def test_consensus_is_what_the_examples_always_write():
     assert consensus('', '') == ''
 
 
+# The facts of CORPUS's task: its map and its examples as objects.
+CORPUS_FACTS = facts({'kitchen': [], 'living_room': []},
+                     ['$start = GET_CURRENT_LOCATION()\n$cup = SEARCH(object_name:"cup")',
+                      '$kitchen = GET_LOCATION(location_name:"kitchen")',
+                      '$start = GET_CURRENT_LOCATION()\n$pen = SEARCH(object_name:"pen")',
+                      '$pen = SEARCH(object_name:"pen")'])
+
+
 def test_a_new_variable_is_named_after_the_task():
     # A place first (plans go there before searching), here two words joined.
-    assert plan_guess('OK\n$', CORPUS) == 'living_room'
+    assert plan_guess('OK\n$', CORPUS_FACTS, CORPUS) == 'living_room'
     assert plan_guess('OK\n$living_room = GET_LOCATION(location_name:"living_room")\n'
-                      'GO(to:$living_room)\n$', CORPUS) == 'cup'
-    # Nothing usable left, or no prompt: no guess.
-    assert plan_guess('OK\n$living_room = X()\n$cup = Y()\n$', CORPUS) == ''
-    assert plan_guess('OK\n$', '') == ''
+                      'GO(to:$living_room)\n$', CORPUS_FACTS, CORPUS) == 'cup'
+    # Nothing usable left, or no facts: no guess.
+    assert plan_guess('OK\n$living_room = X()\n$cup = Y()\n$', CORPUS_FACTS, CORPUS) == ''
+    assert plan_guess('OK\n$', None, CORPUS) == ''
 
 
-# The prompt with its list of places, as the planner writes it.
+def test_the_facts_are_the_maps_and_the_catalogs():
+    catalog = SkillCatalog.load(os.path.join(CONFIG, 'skills.yaml'))
+    semantic_map = SemanticMap.load(os.path.join(CONFIG, 'locations.yaml'))
+    known = PlanFacts.of(catalog, semantic_map,
+                         [Example('Sing', 'ERROR'), Example('Go to the office',
+                                                            '$office = GET_LOCATION('
+                                                            'location_name:"office")\n'
+                                                            'GO(to:$office)')])
+    # The places are the map's, whatever the prompt lists (ERROR is no place:
+    # the prompt text, scraped, listed any "- word" line as one).
+    assert known.places == set(semantic_map.names) and 'ERROR' not in known.places
+    assert known.aliases['cuisine'] == 'kitchen'
+    # The refused example stores nothing; the other's call takes a STRING first.
+    assert known.assignments == (('office', 'GET_LOCATION', True),)
+    task = '<|im_start|>user\nGo to the cuisine<|im_end|>\n<|im_start|>assistant\n'
+    assert plan_guess('OK\n$', known, task) == 'kitchen'
+    assert plan_guess('OK\n$bedroom', known, task) == ' = GET_LOCATION('
+    # With no example looking a place up, the catalog's map lookup assigns places.
+    bare = PlanFacts.of(catalog, semantic_map, [])
+    assert bare.map_lookup == 'GET_LOCATION'
+    assert plan_guess('OK\n$bedroom', bare, task) == ' = GET_LOCATION('
+    assert plan_guess('OK\n$mug', bare, task) == ''
+
+
+# The prompt with its list of places, as the planner writes it, and its facts.
 MAP_PROMPT = 'Places:\n- kitchen (also: cuisine)\n- office\n' + PROMPT
+MAP_FACTS = facts({'kitchen': ['cuisine'], 'office': []},
+                  ['$kitchen = GET_LOCATION(location_name:"kitchen")\nGO(to:$kitchen)',
+                   '$cup = SEARCH(object_name:"cup")'])
 
 
 @pytest.mark.parametrize('text, guess', [
@@ -161,7 +212,7 @@ MAP_PROMPT = 'Places:\n- kitchen (also: cuisine)\n- office\n' + PROMPT
     ('OK\n$k', 'itchen'),
 ])
 def test_plan_guess_names_and_assigns(text, guess):
-    assert plan_guess(text, MAP_PROMPT) == guess
+    assert plan_guess(text, MAP_FACTS, MAP_PROMPT) == guess
 
 
 @pytest.mark.parametrize('text', [
@@ -169,7 +220,7 @@ def test_plan_guess_names_and_assigns(text, guess):
     'OK\n$zz',  # nor a completion
 ])
 def test_no_guess_for_unknown_names(text):
-    assert plan_guess(text, MAP_PROMPT) == ''
+    assert plan_guess(text, MAP_FACTS, MAP_PROMPT) == ''
 
 
 @pytest.mark.parametrize('text, start', [
@@ -221,7 +272,8 @@ TASK_PROMPT = ('Places:\n- kitchen (also: cuisine)\n- bedroom\n'
      'OK\n$kitchen = GET_LOCATION(location_name:"kitchen")\nGO(to:$kitchen)\n', 'bedroom'),
 ])
 def test_new_variable_places_and_things(task, done, name):
-    assert plan_guess(done + '$', TASK_PROMPT.format(task)) == name
+    task_facts = facts({'kitchen': ['cuisine'], 'bedroom': []})
+    assert plan_guess(done + '$', task_facts, TASK_PROMPT.format(task)) == name
 
 
 @pytest.mark.parametrize('text, more, repeats', [

@@ -33,10 +33,11 @@ from llm_planner.core.catalog import SkillCatalog
 from llm_planner.core.errors import ErrorCode, PlannerError
 from llm_planner.core.program import parse_program
 from llm_planner.core.semantic_map import SemanticMap
-from llm_planner.decoding import fast_decode
+from llm_planner.decoding import fast_decode, greedy
 from llm_planner.decoding.drafting import lookups, plan_guess
-from llm_planner.decoding.fast_decode import FastGrammarDecoder, plain_greedy_decode
+from llm_planner.decoding.fast_decode import FastGrammarDecoder
 from llm_planner.decoding.gbnf_nfa import GrammarMatcher
+from llm_planner.decoding.greedy import plain_greedy_decode
 from llm_planner.planning.grammar import build_gbnf
 import numpy as np
 import pytest
@@ -307,12 +308,14 @@ def test_deadline(models, grammars, monkeypatch):
             Clock.now += 1.0
             return Clock.now
 
-    real_time = fast_decode.time
-    monkeypatch.setattr(fast_decode, 'time', Clock())
+    clock = Clock()
+    monkeypatch.setattr(fast_decode, 'time', clock)
+    monkeypatch.setattr(greedy, 'time', clock)
     with pytest.raises(PlannerError) as info:
         decoder.decode(prompt, MAX_TOKENS, deadline=8.0)
     assert info.value.code == ErrorCode.TIMEOUT
-    monkeypatch.setattr(fast_decode, 'time', real_time)
+    assert 'decode' in str(info.value)  # past the prompt: mid-decoding
+    monkeypatch.undo()
     assert kv_consistent(llama)
     fast = decoder.decode(prompt, MAX_TOKENS)
     assert fast.tokens == plain_greedy_decode(llama, gbnf, prompt, MAX_TOKENS).tokens

@@ -252,8 +252,7 @@ def outputs(backend, gbnf):
         for task in TASKS:
             text = prompt(order, task)
             backend.complete(text, gbnf, 1)
-            ptr = llama_cpp.llama_get_logits_ith(backend._llm.ctx, -1)
-            logits = np.ctypeslib.as_array(ptr, shape=(backend._llm.n_vocab(),)).copy()
+            logits = backend.session.logits(-1).copy()
             completion = backend.complete(text, gbnf, 40)
             out.append((logits, completion.text, completion.tokens_cached))
     return out
@@ -297,7 +296,7 @@ def test_a_restored_state_computes_what_a_fresh_evaluation_does(
         assert second.state_cache_result == 'hit'
         info = second.info()
         assert info['cached_segments'] == len(second._segments.segments) >= 1
-        assert info['prefix_tokens'] == len(second._tokenize(PREFIX))
+        assert info['prefix_tokens'] == len(second.session.text_tokens(PREFIX))
         # Bitwise the same logits after every prompt, the same text, and only
         # the task evaluated (the prefix and examples came from the file).
         assert_same(outputs(second, gbnf), reference[model])

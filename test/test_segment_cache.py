@@ -81,7 +81,7 @@ def make_backend(path, cached, max_moves=None, n_ctx=4096, max_batch=8):
 
 
 def kv_consistent(backend):
-    llm = backend._llm
+    llm = backend.session.llama
     mem = llama_cpp.llama_get_memory(llm.ctx)
     return llama_cpp.llama_memory_seq_pos_max(mem, 0) == llm.n_tokens - 1
 
@@ -94,8 +94,9 @@ def test_an_example_where_it_was_evaluated_gives_the_full_prompt_output(model_pa
     try:
         # A segment whose tokens do not split off the prefix's is not cached
         # (a BPE merge across the boundary); the byte model caches all.
-        splits = [cached._tokenize(PREFIX + seg)[:len(cached._tokenize(PREFIX))]
-                  == cached._tokenize(PREFIX) for seg in SEGMENTS]
+        head = cached.session.text_tokens(PREFIX)
+        splits = [cached.session.text_tokens(PREFIX + seg)[:len(head)] == head
+                  for seg in SEGMENTS]
         assert cached.info()['cached_segments'] == sum(splits) >= 1
         if model == 'bytes':
             assert all(splits)
@@ -107,8 +108,8 @@ def test_an_example_where_it_was_evaluated_gives_the_full_prompt_output(model_pa
                 b = full.complete(text, gbnf, 48)
                 assert a.text == b.text
                 assert kv_consistent(cached)
-                head = cached._tokenize(PREFIX + SEGMENTS[first])
-                if splits[first] and cached._tokenize(text)[:len(head)] == head:
+                head = cached.session.text_tokens(PREFIX + SEGMENTS[first])
+                if splits[first] and cached.session.text_tokens(text)[:len(head)] == head:
                     # Only the task was evaluated: the prefix and the example were cached.
                     assert a.tokens_prompt - a.tokens_cached == a.tokens_prompt - len(head)
                     checked += 1
@@ -121,8 +122,7 @@ def test_an_example_where_it_was_evaluated_gives_the_full_prompt_output(model_pa
 def first_logits(backend, text, gbnf):
     """Return the logits after ``text`` (a one-token completion without drafts)."""
     backend.complete(text, gbnf, 1)
-    ptr = llama_cpp.llama_get_logits_ith(backend._llm.ctx, -1)
-    return np.ctypeslib.as_array(ptr, shape=(backend._llm.n_vocab(),)).copy()
+    return backend.session.logits(-1).copy()
 
 
 @pytest.mark.parametrize('model', ['bytes', 'bpe'])
@@ -154,7 +154,7 @@ def test_moving_examples_around_gives_the_same_output_every_time(model_paths, gb
                 assert kv_consistent(decoding)
                 assert result.text == texts.setdefault(tuple(order), result.text)
                 if model == 'bytes':  # every segment cached: only the task evaluated
-                    assert result.tokens_cached >= len(decoding._tokenize(
+                    assert result.tokens_cached >= len(decoding.session.text_tokens(
                         PREFIX + ''.join(SEGMENTS[i] for i in order)))
         assert max(backend._segments._moves) <= 3
         if model == 'bytes':

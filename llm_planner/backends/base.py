@@ -86,6 +86,16 @@ class Backend:
         """
         raise NotImplementedError
 
+    def set_draft_facts(self, facts):
+        """
+        Tell the backend what the next requests' answers are about, for its drafts.
+
+        ``facts`` is a :class:`llm_planner.decoding.guesses.PlanFacts` (the
+        catalog, the map and the prompt's examples as objects) or None. A
+        backend that drafts (speculative decoding) may use it to guess; it
+        never changes the output. The default ignores it.
+        """
+
     def chat_template_prompt(self, messages):
         """
         Render ``messages`` with the model's own chat template.

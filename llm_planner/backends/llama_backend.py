@@ -22,16 +22,12 @@ batches with the deadline checked between them, and generation checks it
 after every token. One lock serializes all use of the model.
 """
 
-import contextlib
-import ctypes
-import math
 import os
 import threading
 import time
 
 from llm_planner.backends.base import Backend, check_deadline, check_gguf_file, Completion
 from llm_planner.core.errors import ErrorCode, PlannerError
-import numpy as np
 
 # llama.cpp's OpenMP worker threads spin while they wait. On a CPU shared with
 # other busy processes (the rest of a robot's software) that spinning slows
@@ -40,46 +36,6 @@ import numpy as np
 # policy. libgomp reads this once, when llama_cpp is first imported, so it
 # only takes effect if that import happens after this module's.
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
-
-
-# Llama() takes its model parameters from llama_model_default_params() and has
-# no argument for use_extra_bufts; cpu_repack=False swaps that function for
-# the time of one construction, under this lock.
-_PARAMS_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def model_params(llama_cpp, context=None, **fields):
-    """
-    Make Llama() load the model with ``fields`` set in its llama_model_params.
-
-    ``context`` (a dict) likewise sets fields of its llama_context_params.
-    """
-    swaps = [(name, values) for name, values in (('llama_model_default_params', fields),
-                                                 ('llama_context_default_params', context))
-             if values]
-    if not swaps:
-        yield
-        return
-    module = llama_cpp.llama_cpp
-    with _PARAMS_LOCK:
-        saved = {name: getattr(module, name) for name, _ in swaps}
-
-        def defaults(name, values):
-            def params():
-                p = saved[name]()
-                for field, value in values.items():
-                    setattr(p, field, value)
-                return p
-            return params
-
-        for name, values in swaps:
-            setattr(module, name, defaults(name, values))
-        try:
-            yield
-        finally:
-            for name, function in saved.items():
-                setattr(module, name, function)
 
 
 def default_threads():
@@ -107,7 +63,8 @@ class LlamaBackend(Backend):
         with GPU support); ``n_ctx`` 0 takes the model's training context.
         ``fast_decode`` decodes grammar requests with
         :class:`llm_planner.decoding.fast_decode.FastGrammarDecoder` (check-first
-        sampling, drafts verified in one batch), whose ``max_batch`` (None:
+        sampling, drafts verified in one batch; False: the reference decoder,
+        :func:`llm_planner.decoding.greedy.plain_greedy_decode`), whose ``max_batch`` (None:
         the largest bitwise-exact size, measured) and ``guess`` (e.g.
         :func:`llm_planner.decoding.drafting.plan_guess`) are given here;
         ``flash_attn`` makes small batches evaluate bitwise like single
@@ -138,24 +95,23 @@ class LlamaBackend(Backend):
         self.state_cache_seconds = 0.0  # spent reading and restoring, or saving, the file
         self.guess = guess
         self._decoders = {}  # grammar text -> FastGrammarDecoder
+        self._draft_facts = None  # PlanFacts of the requests to come (set_draft_facts)
         self.load_seconds = None
         self._lock = threading.Lock()
-        self._llm = None
-        self._llama_cpp = None
+        self._session = None  # the LlamaSession: the one owner of the llama.cpp state
         self._chat_formatter = None
         self._prefix_tokens = 0
-        self._full_vocab = None  # candidate array for full grammar masking, made on first use
 
     # -- life cycle -------------------------------------------------------
 
     def load(self):
         """Load the model (a no-op when loaded); raise MODEL_UNAVAILABLE on failure."""
         with self._lock:
-            if self._llm is not None:
+            if self._session is not None:
                 return
             check_gguf_file(self.model_path)
             try:
-                import llama_cpp
+                from llm_planner.decoding import session as llama_session
             except ImportError as e:
                 raise PlannerError(ErrorCode.MODEL_UNAVAILABLE,
                                    f'llama-cpp-python is not installed: {e}') from None
@@ -163,7 +119,7 @@ class LlamaBackend(Backend):
             # llama.cpp repacks quantized CPU weights for its AVX2/NEON matrix
             # kernels; on AVX-512 CPUs the plain layout was measured faster.
             fields = {} if self.cpu_repack else {'use_extra_bufts': False}
-            if 'use_extra_bufts' not in dict(llama_cpp.llama_model_params._fields_):
+            if not llama_session.has_model_param('use_extra_bufts'):
                 fields = {}
             elif self.cpu_repack and self.n_gpu_layers != -1:
                 # Repacking crashed (SIGSEGV) on AMX CPUs: try it in a child first.
@@ -175,26 +131,25 @@ class LlamaBackend(Backend):
                     self.cpu_repack = False
                     fields = {'use_extra_bufts': False}
             context = {}
-            if 'kv_unified' not in dict(llama_cpp.llama_context_params._fields_):
+            if not llama_session.has_context_param('kv_unified'):
                 self.max_segments = 0  # no shared KV cache across sequences: no caching
             if self.max_segments:
                 # One sequence per cached segment, all in one KV cache sharing the prefix.
                 context = {'n_seq_max': min(self.max_segments + 1,
-                                            llama_cpp.llama_max_parallel_sequences()),
+                                            llama_session.max_parallel_sequences()),
                            'kv_unified': True}
             try:
-                with model_params(llama_cpp, context=context, **fields):
-                    llm = llama_cpp.Llama(
-                        model_path=self.model_path,
-                        n_ctx=self.n_ctx,
-                        n_batch=min(self.n_batch, self.n_ctx) if self.n_ctx else self.n_batch,
-                        n_threads=self.n_threads,
-                        n_threads_batch=self.n_threads,
-                        n_gpu_layers=self.n_gpu_layers,
-                        seed=self.seed,
-                        verbose=self.verbose,
-                        flash_attn=self.flash_attn,
-                    )
+                session = llama_session.LlamaSession.load(
+                    self.model_path, model_fields=fields, context_fields=context,
+                    n_ctx=self.n_ctx,
+                    n_batch=min(self.n_batch, self.n_ctx) if self.n_ctx else self.n_batch,
+                    n_threads=self.n_threads,
+                    n_threads_batch=self.n_threads,
+                    n_gpu_layers=self.n_gpu_layers,
+                    seed=self.seed,
+                    verbose=self.verbose,
+                    flash_attn=self.flash_attn,
+                )
             except (ValueError, RuntimeError, OSError) as e:
                 raise PlannerError(
                     ErrorCode.MODEL_UNAVAILABLE,
@@ -202,31 +157,32 @@ class LlamaBackend(Backend):
                     f'truncated or corrupt, or its architecture unsupported by this '
                     f'llama.cpp build)') from None
             self.load_seconds = time.monotonic() - start
-            self._llama_cpp = llama_cpp
-            self._llm = llm
-            self._chat_formatter = self._make_chat_formatter(llm)
+            self._session = session
+            self._chat_formatter = self._make_chat_formatter(session)
             self._prefix_tokens = 0
             self._decoders = {}
 
     def close(self):
         """Free the model and its context."""
         with self._lock:
-            llm, self._llm = self._llm, None
+            session, self._session = self._session, None
             self._chat_formatter = None
-            self._full_vocab = None
             for decoder in (self._decoders or {}).values():
                 decoder.close()
             self._decoders = {}
-            if self._segments is not None:
-                self._segments.close()
-                self._segments = None
-            if llm is not None:
-                llm.close()
+            self._segments = None
+            if session is not None:
+                session.close(close_model=True)
 
     @property
     def loaded(self):
         """Whether the model is loaded."""
-        return self._llm is not None
+        return self._session is not None
+
+    @property
+    def session(self):
+        """Return the model's :class:`~llm_planner.decoding.session.LlamaSession` (or None)."""
+        return self._session
 
     # -- requests ---------------------------------------------------------
 
@@ -241,40 +197,40 @@ class LlamaBackend(Backend):
         request needs besides them; CONTEXT_OVERFLOW when it does not fit.
         """
         with self._lock:
-            llm = self._require_loaded()
-            tokens = self._tokenize(prefix_text)
-            if len(tokens) >= llm.n_ctx():
+            session = self._require_loaded()
+            tokens = session.text_tokens(prefix_text)
+            if len(tokens) >= session.n_ctx:
                 raise PlannerError(ErrorCode.CONTEXT_OVERFLOW,
                                    f'prompt prefix of {len(tokens)} tokens does not fit '
-                                   f'the context of {llm.n_ctx()} tokens')
+                                   f'the context of {session.n_ctx} tokens')
             if self._segments is not None:
                 self._segments.unplace()
             segments = list(segments)[:self.max_segments]
-            if getattr(llm, '_is_recurrent', False) or getattr(llm, '_is_hybrid', False):
+            if not session.can_rollback:
                 segments = []  # no partial KV removal: cached segments could not be lent
             # Each segment's tokens as they come after the prefix (a tokenizer
             # may treat the start of a text differently); one that does not
             # split off the prefix cleanly is not cached.
             seg_tokens = []
             for text in segments:
-                both = self._tokenize(prefix_text + text)
+                both = session.text_tokens(prefix_text + text)
                 seg_tokens.append(both[len(tokens):] if both[:len(tokens)] == tokens else [])
             need = len(tokens) + sum(map(len, seg_tokens)) + reserve
-            if segments and need > llm.n_ctx():
+            if segments and need > session.n_ctx:
                 raise PlannerError(ErrorCode.CONTEXT_OVERFLOW,
-                                   f'n_ctx {llm.n_ctx()} is too small to cache the '
+                                   f'n_ctx {session.n_ctx} is too small to cache the '
                                    f'{len(segments)} examples: {need} tokens needed (raise '
                                    f'n_ctx or turn cache_examples off)')
             key = self._state_key(prefix_text, tokens, segments, seg_tokens)
             if key is not None and self._restore_state(key, tokens, seg_tokens):
                 return
-            self._eval_prompt(tokens, None)
+            if not (session.n_cached == len(tokens) and session.holds(tokens)):
+                # Evaluated again, even the last token alone, its KV would
+                # differ in the last bits (another batch size): keep it.
+                session.start(tokens)
             self._prefix_tokens = len(tokens)
             if segments:
-                from llm_planner.decoding.segment_cache import SegmentCache
-                if self._segments is None:
-                    self._segments = SegmentCache(llm, llm.n_batch)
-                self._segments.build(tokens, seg_tokens)
+                self._segment_cache().build(tokens, seg_tokens)
             if key is not None:
                 self._save_state(key)
 
@@ -288,7 +244,7 @@ class LlamaBackend(Backend):
         from llm_planner.decoding import kv_state_cache
         try:
             facts = kv_state_cache.state_facts(
-                self._llama_cpp, self._llm, self.model_path, prefix_text, tokens, segments,
+                self._session.llama, self.model_path, prefix_text, tokens, segments,
                 seg_tokens, extra={'cpu_repack': bool(self.cpu_repack)})
         except Exception as e:  # noqa: B902 (e.g. the model file went away): no file, evaluate
             self.state_cache.log(f'KV state cache: cannot make the key ({type(e).__name__}: '
@@ -300,14 +256,14 @@ class LlamaBackend(Backend):
     def _restore_state(self, key, tokens, seg_tokens):
         """Restore warm()'s state from the cache file of ``key``; return whether it did."""
         from llm_planner.decoding import kv_state_cache
-        llm = self._llm
+        session = self._session
         start = time.monotonic()
         why = 'llama.cpp refused it'
         try:
             payload = self.state_cache.load(key[0])
             if payload is None:
                 return False
-            restored = kv_state_cache.write_context_state(self._llama_cpp, llm.ctx, payload)
+            restored = kv_state_cache.write_context_state(session, payload)
             del payload
         except Exception as e:  # noqa: B902 (e.g. MemoryError): evaluate instead
             restored, why = False, f'{type(e).__name__}: {e}'
@@ -315,23 +271,15 @@ class LlamaBackend(Backend):
         if not restored:
             self.state_cache.log(f'KV state cache: ignoring {self.state_cache.path_for(key[0])}:'
                                  f' {why}; evaluating the prompt again')
-            self._llama_cpp.llama_memory_clear(self._llama_cpp.llama_get_memory(llm.ctx), True)
-            llm.n_tokens = 0
+            session.clear()
             if self._segments is not None:  # its sequences are gone
                 self._segments.adopt([], [])
             return False
         # The Python side as a fresh evaluation leaves it.
-        n = len(tokens)
-        llm.input_ids[:n] = tokens
-        llm.n_tokens = n
-        if hasattr(llm, '_requires_eval'):
-            llm._requires_eval = False
-        self._prefix_tokens = n
+        session.declare(tokens, logits_ready=True)
+        self._prefix_tokens = len(tokens)
         if any(seg_tokens):
-            from llm_planner.decoding.segment_cache import SegmentCache
-            if self._segments is None:
-                self._segments = SegmentCache(llm, llm.n_batch)
-            self._segments.adopt(tokens, seg_tokens)
+            self._segment_cache().adopt(tokens, seg_tokens)
         elif self._segments is not None:  # the restored state has no segments to lend
             self._segments.adopt(tokens, [])
         self.state_cache_result = 'hit'
@@ -342,7 +290,7 @@ class LlamaBackend(Backend):
         from llm_planner.decoding import kv_state_cache
         start = time.monotonic()
         try:
-            payload = kv_state_cache.read_context_state(self._llama_cpp, self._llm.ctx)
+            payload = kv_state_cache.read_context_state(self._session)
             saved = self.state_cache.save(key[0], key[1], payload)
         except Exception as e:  # noqa: B902 (a file not written must not fail the load)
             self.state_cache.log(f'KV state cache: cannot save the state ({type(e).__name__}: '
@@ -362,6 +310,11 @@ class LlamaBackend(Backend):
         finally:
             self._lock.release()
 
+    def set_draft_facts(self, facts):
+        """Guess the next requests' answers from ``facts`` (see ``Backend.set_draft_facts``)."""
+        with self._lock:
+            self._draft_facts = facts
+
     def chat_template_prompt(self, messages):
         """Render ``messages`` with the GGUF's chat template, or return None if it has none."""
         with self._lock:
@@ -380,7 +333,7 @@ class LlamaBackend(Backend):
         info = {
             'backend': self.name,
             'model_path': self.model_path,
-            'loaded': self._llm is not None,
+            'loaded': self._session is not None,
             'n_ctx': self.n_ctx,
             'n_threads': self.n_threads,
             'n_gpu_layers': self.n_gpu_layers,
@@ -394,19 +347,22 @@ class LlamaBackend(Backend):
             'kv_cache_seconds': self.state_cache_seconds,
             'kv_cache_dir': self.state_cache.directory if self.state_cache else '',
         }
-        llm, llama_cpp = self._llm, self._llama_cpp
-        if llm is not None:
+        session = self._session
+        if session is not None:
+            from llm_planner.decoding.session import library_facts
+            library = library_facts()
+            metadata = session.llama.metadata
             info.update({
-                'n_ctx': llm.n_ctx(),
-                'n_ctx_train': llm._model.n_ctx_train(),
-                'n_vocab': llm.n_vocab(),
-                'model_name': llm.metadata.get('general.name', ''),
-                'architecture': llm.metadata.get('general.architecture', ''),
+                'n_ctx': session.n_ctx,
+                'n_ctx_train': session.n_ctx_train(),
+                'n_vocab': session.n_vocab,
+                'model_name': metadata.get('general.name', ''),
+                'architecture': metadata.get('general.architecture', ''),
                 'chat_template': self._chat_formatter is not None,
-                'gpu_offload_supported': bool(llama_cpp.llama_supports_gpu_offload()),
-                'llama_cpp_python': llama_cpp.__version__,
+                'gpu_offload_supported': bool(library['gpu_offload']),
+                'llama_cpp_python': library['version'],
                 'prefix_tokens': self._prefix_tokens,
-                'cached_tokens': llm.n_tokens,
+                'cached_tokens': session.n_cached,
                 'omp_wait_policy': os.environ.get('OMP_WAIT_POLICY', ''),
             })
         return info
@@ -419,17 +375,24 @@ class LlamaBackend(Backend):
         return self._lock.acquire(timeout=max(0.0, deadline - time.monotonic()))
 
     def _require_loaded(self):
-        if self._llm is None:
+        if self._session is None:
             raise PlannerError(ErrorCode.MODEL_UNAVAILABLE,
                                f'model not loaded: {self.model_path} (call load() first)')
-        return self._llm
+        return self._session
+
+    def _segment_cache(self):
+        """Return the SegmentCache, made on first use."""
+        if self._segments is None:
+            from llm_planner.decoding.segment_cache import SegmentCache
+            self._segments = SegmentCache(self._session)
+        return self._segments
 
     def _complete(self, prompt, grammar, max_tokens, deadline):
-        llm = self._require_loaded()
+        session = self._require_loaded()
         check_deadline(deadline)
         start = time.monotonic()
-        tokens = self._tokenize(prompt)
-        n_ctx = llm.n_ctx()
+        tokens = session.text_tokens(prompt)
+        n_ctx = session.n_ctx
         if len(tokens) >= n_ctx:
             raise PlannerError(ErrorCode.CONTEXT_OVERFLOW,
                                f'prompt of {len(tokens)} tokens does not fit the context of '
@@ -438,23 +401,35 @@ class LlamaBackend(Backend):
         if self._segments is not None:
             self._segments.place(tokens)
         if grammar and self.fast_decode:
-            return self._fast_complete(tokens, grammar, max_tokens, deadline, start)
-        sampler = self._grammar_sampler(grammar)
-        try:
-            cached = self._eval_prompt(tokens, deadline)
-            generated, finish = self._decode(sampler, max_tokens, deadline)
-        finally:
-            if sampler is not None:
-                self._llama_cpp.llama_sampler_free(sampler)
-        text = llm.detokenize(generated, prev_tokens=tokens).decode('utf-8', errors='replace')
+            result = self.decoder(grammar).decode(tokens, max_tokens, deadline,
+                                                  facts=self._draft_facts)
+        else:
+            # The reference decoder: one token per step, the whole vocabulary masked.
+            from llm_planner.decoding.greedy import plain_greedy_decode
+            if grammar:
+                self._check_grammar(grammar)
+            result = plain_greedy_decode(session, grammar, tokens, max_tokens, deadline)
         return Completion(
-            text=text,
-            tokens_generated=len(generated),
+            text=result.text,
+            tokens_generated=len(result.tokens),
             tokens_prompt=len(tokens),
             seconds=time.monotonic() - start,
-            finish_reason=finish,
-            tokens_cached=cached,
+            finish_reason='length' if result.stop_reason in ('length', 'context_full')
+            else 'stop',
+            tokens_cached=len(tokens) - result.n_prompt_evaluated,
+            tokens_sampled=result.n_sampled,
+            tokens_forced=result.n_forced,
+            decode_steps=max(0, result.n_batches - 1),
         )
+
+    def _check_grammar(self, grammar):
+        """Raise INTERNAL_ERROR when llama.cpp rejects the GBNF ``grammar``."""
+        try:
+            self._session.grammar(grammar).close()
+        except ValueError:
+            raise PlannerError(ErrorCode.INTERNAL_ERROR,
+                               'invalid GBNF grammar (llama.cpp rejected it; its parser '
+                               'message is on stderr)') from None
 
     def decoder(self, grammar):
         """
@@ -469,7 +444,7 @@ class LlamaBackend(Backend):
         decoder = self._decoders.get(grammar)
         if decoder is None:
             from llm_planner.decoding.fast_decode import FastGrammarDecoder
-            self._llama_cpp.llama_sampler_free(self._grammar_sampler(grammar))  # validates
+            self._check_grammar(grammar)
             decoder = FastGrammarDecoder(self._require_loaded(), grammar,
                                          max_batch=self.max_batch, guess=self.guess)
             self._decoders[grammar] = decoder
@@ -482,146 +457,18 @@ class LlamaBackend(Backend):
             if grammar and self.fast_decode:
                 self.decoder(grammar)
 
-    def _fast_complete(self, tokens, grammar, max_tokens, deadline, start):
-        """Decode with check-first greedy sampling and verified drafts (fast_decode)."""
-        result = self.decoder(grammar).decode(tokens, max_tokens, deadline)
-        return Completion(
-            text=result.text,
-            tokens_generated=len(result.tokens),
-            tokens_prompt=len(tokens),
-            seconds=time.monotonic() - start,
-            finish_reason='length' if result.stop_reason in ('length', 'context_full')
-            else 'stop',
-            tokens_cached=len(tokens) - result.n_prompt_evaluated,
-            tokens_sampled=result.n_sampled,
-            tokens_forced=result.n_forced,
-            decode_steps=max(0, result.n_batches - 1),
-        )
-
-    def _decode(self, sampler, max_tokens, deadline):
-        """
-        Greedy decoding after the evaluated prompt; return (tokens, finish reason).
-
-        The grammar is first checked on the single most likely token only;
-        the whole vocabulary is masked (the costly step with large
-        vocabularies) only when the grammar rejects that token. For greedy
-        decoding this picks exactly the token full masking would.
-        """
-        llama_cpp = self._llama_cpp
-        llm = self._llm
-        ctx = llm._ctx.ctx
-        vocab = llm._model.vocab
-        n_vocab = llm.n_vocab()
-        one = (llama_cpp.llama_token_data * 1)()
-        one_array = llama_cpp.llama_token_data_array(data=one, size=1, selected=-1, sorted=False)
-        full_array, full_view = self._full_vocab, None
-        generated = []
-        while len(generated) < max_tokens:
-            if deadline is not None and time.monotonic() >= deadline:
-                raise PlannerError(ErrorCode.TIMEOUT,
-                                   f'deadline passed during generation, after {len(generated)} '
-                                   f'tokens')
-            logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(ctx, -1),
-                                           shape=(n_vocab,))
-            token = int(np.argmax(logits))
-            if sampler is not None:
-                one[0].id, one[0].logit, one[0].p = token, float(logits[token]), 0.0
-                one_array.size, one_array.selected = 1, -1
-                llama_cpp.llama_sampler_apply(sampler, ctypes.byref(one_array))
-                if one[0].logit == -math.inf:
-                    if full_array is None:
-                        full = (llama_cpp.llama_token_data * n_vocab)()
-                        full_array = llama_cpp.llama_token_data_array(
-                            data=full, size=n_vocab, selected=-1, sorted=False)
-                        self._full_vocab = full_array
-                    if full_view is None:
-                        full_view = np.ctypeslib.as_array(full_array.data, shape=(n_vocab,))
-                    full_view['id'] = np.arange(n_vocab, dtype=np.int32)
-                    full_view['logit'] = logits
-                    full_view['p'] = 0.0
-                    full_array.size, full_array.selected, full_array.sorted = n_vocab, -1, False
-                    llama_cpp.llama_sampler_apply(sampler, ctypes.byref(full_array))
-                    masked = full_view['logit'][:full_array.size]
-                    best = int(np.argmax(masked))
-                    if masked[best] == -math.inf:
-                        raise PlannerError(ErrorCode.INTERNAL_ERROR,
-                                           'the grammar allows no next token')
-                    token = int(full_view['id'][best])
-            if llama_cpp.llama_vocab_is_eog(vocab, token):
-                return generated, 'stop'
-            if sampler is not None:
-                llama_cpp.llama_sampler_accept(sampler, token)
-            generated.append(token)
-            if len(generated) < max_tokens:
-                llm.eval([token])
-        return generated, 'length'
-
-    def _tokenize(self, text):
-        llm = self._llm
-        tokens = llm.tokenize(text.encode('utf-8'), add_bos=True, special=True)
-        bos = llm.token_bos()
-        # A chat template may write the BOS text itself; do not double it.
-        if len(tokens) >= 2 and tokens[0] == bos and tokens[1] == bos:
-            tokens = tokens[1:]
-        if not tokens:
-            tokens = [bos] if bos >= 0 else [llm.token_eos()]
-        return tokens
-
-    def _eval_prompt(self, tokens, deadline):
-        """
-        Bring the KV cache to ``tokens``, reusing the longest common prefix.
-
-        Return the number of prompt tokens reused. Afterwards the context's
-        last logits are those after the last prompt token. Evaluates in
-        batches and checks ``deadline`` between them; the cache stays
-        consistent when TIMEOUT is raised, so the next request reuses what
-        was evaluated.
-        """
-        llm = self._llm
-        common = 0
-        for a, b in zip(llm._input_ids, tokens):
-            if a != b:
-                break
-            common += 1
-        # The logits are those of the last evaluated token, input_ids[n_tokens - 1].
-        if common == len(tokens) == llm.n_tokens:
-            return common
-        common = min(common, len(tokens) - 1)
-        if common < llm.n_tokens and not llm._ctx.kv_cache_seq_rm(0, common, -1):
-            common = 0  # partial KV removal unsupported (recurrent models)
-        llm.n_tokens = common
-        step = llm.n_batch
-        for i in range(common, len(tokens), step):
-            check_deadline(deadline, 'prompt evaluation')
-            llm.eval(tokens[i:i + step])
-        return common
-
-    def _grammar_sampler(self, text):
-        """Return a new llama.cpp grammar sampler for GBNF ``text`` (None for no grammar)."""
-        if not text:
-            return None
-        sampler = self._llama_cpp.llama_sampler_init_grammar(
-            self._llm._model.vocab, text.encode('utf-8'), b'root')
-        if not sampler:
-            raise PlannerError(ErrorCode.INTERNAL_ERROR,
-                               'invalid GBNF grammar (llama.cpp rejected it; its parser '
-                               'message is on stderr)')
-        return sampler
-
-    def _make_chat_formatter(self, llm):
-        template = llm.metadata.get('tokenizer.chat_template')
+    def _make_chat_formatter(self, session):
+        template = session.llama.metadata.get('tokenizer.chat_template')
         if not template:
             return None
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-        def token_text(token):
-            return llm._model.token_get_text(token) if token >= 0 else ''
-
+        token_text = session.token_text
         try:
             return Jinja2ChatFormatter(
                 template=template,
-                eos_token=token_text(llm.token_eos()),
-                bos_token=token_text(llm.token_bos()),
+                eos_token=token_text(session.llama.token_eos()),
+                bos_token=token_text(session.llama.token_bos()),
                 add_generation_prompt=True,
             )
         except Exception:  # a template jinja2 cannot compile: behave as if there were none

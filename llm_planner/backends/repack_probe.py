@@ -109,16 +109,16 @@ def main(argv=None):
         return 2
     model_path = argv[0]
     n_threads = int(argv[1]) if len(argv) > 1 else 1
-    import llama_cpp
-    llm = llama_cpp.Llama(model_path=model_path, n_ctx=256, n_batch=PROBE_TOKENS,
-                          n_threads=n_threads, n_threads_batch=n_threads, n_gpu_layers=0,
-                          verbose=False)
+    from llm_planner.decoding.session import LlamaSession
+    session = LlamaSession.load(model_path, n_ctx=256, n_batch=PROBE_TOKENS,
+                                n_threads=n_threads, n_threads_batch=n_threads, n_gpu_layers=0,
+                                verbose=False)
     if os.environ.get(FAULT_ENV) == 'segv':
         os.kill(os.getpid(), signal.SIGSEGV)
-    tokens = llm.tokenize(b'GO(to:$kitchen) SEARCH(object_name:"banana")', add_bos=True)
-    llm.eval(tokens[:PROBE_TOKENS])  # one batch
-    llm.eval(tokens[PROBE_TOKENS:PROBE_TOKENS + 1] or tokens[:1])  # one token
-    llm.close()
+    tokens = session.tokenize(b'GO(to:$kitchen) SEARCH(object_name:"banana")', True, False)
+    session.run(tokens[:PROBE_TOKENS])  # one batch
+    session.run(tokens[PROBE_TOKENS:PROBE_TOKENS + 1] or tokens[:1])  # one token
+    session.close(close_model=True)
     print('repack probe: ok')
     return 0
 

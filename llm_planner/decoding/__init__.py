@@ -11,4 +11,4 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""llama.cpp decoding: the fast grammar decoder, drafts, grammar matcher, KV caches."""
+"""llama.cpp decoding: the session (the state's one owner), the decoders, drafts, KV caches."""

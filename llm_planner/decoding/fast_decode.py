@@ -52,34 +52,23 @@ those of one-token steps (:meth:`FastGrammarDecoder.measure_exact_batch`; 1,
 i.e. no drafts, on the demo CPU with 2 threads).
 
 The llama.cpp grammar sampler stays the judge of what is admissible; the
-Python matcher of :mod:`llm_planner.decoding.gbnf_nfa` only proposes drafts. The loop
-works on an existing ``llama_cpp.Llama`` through the low-level API and keeps
-its ``n_tokens`` / ``input_ids`` equal to what the KV cache holds, so
-``Llama``'s own prefix reuse and ours agree across requests.
+Python matcher of :mod:`llm_planner.decoding.gbnf_nfa` only proposes drafts
+(:class:`llm_planner.decoding.drafting.DraftChain`). The model's state is
+:class:`llm_planner.decoding.session.LlamaSession`'s, shared with the
+backend and the segment cache.
 """
 
 import codecs
-import ctypes
-from dataclasses import dataclass
-import itertools
 import time
 
-import llama_cpp
-from llm_planner.core.errors import ErrorCode, PlannerError
-from llm_planner.decoding import drafting
-from llm_planner.decoding.gbnf_nfa import GrammarMatcher, MANY
+from llm_planner.decoding.drafting import DraftChain
+from llm_planner.decoding.gbnf_nfa import GrammarMatcher
+from llm_planner.decoding.greedy import deadline_check, DecodeResult
+from llm_planner.decoding.session import LlamaSession
 import numpy as np
 
 # Candidates checked one by one (by falling logit) before masking the vocabulary.
 MAX_CANDIDATES = 16
-# Longest forced text drafted at once, in characters.
-MAX_FORCED_CHARS = 256
-# Pieces (forced text, guesses, lookups) chained into one draft, at most.
-MAX_DRAFT_PARTS = 32
-# Looked-up lines tried for one draft part, at most.
-MAX_LOOKUP_TRIES = 8
-# Admissible next characters from which a position counts as an open field.
-OPEN_FIELD_CHARS = 10
 # Draft text gathered per token of room in the batch (tokens average ~3 characters).
 CHARS_PER_TOKEN = 4
 # Largest batch (pending token + draft) tried when measuring which sizes are exact.
@@ -87,239 +76,6 @@ MAX_BATCH_PROBE = 16
 # Text evaluated to measure that (any realistic text does).
 PROBE_TEXT = ('DO: go, take\n$kitchen = FIND_PLACE(name:"kitchen")\nMOVE(to:$kitchen)\n'
               '$banana = LOOK_FOR(object_name:"banana")\nPICK(where:$banana)\n')
-_TOKEN_DATA = np.dtype([('id', np.intc), ('logit', np.single), ('p', np.single)], align=True)
-
-
-@dataclass
-class DecodeResult:
-    """
-    The decoded text and how it was obtained.
-
-    ``tokens`` excludes the end-of-generation token. ``n_sampled`` counts the
-    tokens chosen at a normal step (including greedy's pick where a draft was
-    rejected), ``n_forced`` the drafted tokens kept, so ``n_sampled +
-    n_forced == len(tokens)``. ``n_drafted`` counts every drafted token,
-    ``n_batches`` the model evaluations (for the fast decoder including the
-    prompt's, which carries the first draft; for the plain loop, after it).
-    ``n_full_masks`` counts the whole-vocabulary grammar applications,
-    ``n_checks`` the single-token ones.
-    """
-
-    text: str
-    tokens: list
-    n_sampled: int = 0
-    n_forced: int = 0
-    n_rollbacks: int = 0
-    n_full_masks: int = 0
-    seconds: float = 0.0
-    n_checks: int = 0
-    n_drafted: int = 0
-    n_batches: int = 0
-    n_prompt_tokens: int = 0
-    n_prompt_evaluated: int = 0
-    stop_reason: str = ''
-
-
-class _Session:
-    """
-    Low-level access to one ``llama_cpp.Llama``: eval, rollback, logits, pieces, grammar.
-
-    Keeps ``llama.n_tokens`` and ``llama.input_ids`` equal to the KV cache
-    contents of sequence 0 after every operation.
-    """
-
-    def __init__(self, llama):
-        self.llama = llama
-        self.ctx = llama.ctx
-        self.vocab = llama_cpp.llama_model_get_vocab(llama.model)
-        self.n_vocab = llama_cpp.llama_vocab_n_tokens(self.vocab)
-        self.n_ctx = llama.n_ctx()
-        self.n_batch = llama.n_batch
-        self.memory = llama_cpp.llama_get_memory(self.ctx)
-        self.can_rollback = not (getattr(llama, '_is_recurrent', False)
-                                 or getattr(llama, '_is_hybrid', False))
-        self._batch = llama_cpp.llama_batch_init(self.n_batch, 0, 1)
-        self._pieces = {}
-        self._piece_buf = ctypes.create_string_buffer(256)
-        self._one = llama_cpp.llama_token_data()
-        self._one_array = llama_cpp.llama_token_data_array()
-        self._all = np.zeros(self.n_vocab, dtype=_TOKEN_DATA)
-        self._all['id'] = np.arange(self.n_vocab, dtype=np.intc)
-        self._all_array = llama_cpp.llama_token_data_array()
-
-    def close(self):
-        if getattr(self, '_batch', None) is not None:
-            llama_cpp.llama_batch_free(self._batch)
-            self._batch = None
-
-    def __del__(self):
-        self.close()
-
-    # -- tokens and text --------------------------------------------------------
-
-    def piece(self, token):
-        """Return the bytes of ``token`` as the grammar sampler sees them (special rendered)."""
-        piece = self._pieces.get(token)
-        if piece is None:
-            n = llama_cpp.llama_token_to_piece(
-                self.vocab, token, self._piece_buf, len(self._piece_buf), 0, True)
-            if n < 0:
-                buf = ctypes.create_string_buffer(-n)
-                n = llama_cpp.llama_token_to_piece(self.vocab, token, buf, -n, 0, True)
-                piece = buf.raw[:n]
-            else:
-                piece = self._piece_buf.raw[:n]
-            self._pieces[token] = piece
-        return piece
-
-    def is_eog(self, token):
-        return bool(llama_cpp.llama_vocab_is_eog(self.vocab, token))
-
-    def tokenize(self, data, add_special, parse_special):
-        n_max = len(data) + 8
-        buf = (llama_cpp.llama_token * n_max)()
-        n = llama_cpp.llama_tokenize(
-            self.vocab, data, len(data), buf, n_max, add_special, parse_special)
-        if n < 0:
-            n_max = -n
-            buf = (llama_cpp.llama_token * n_max)()
-            n = llama_cpp.llama_tokenize(
-                self.vocab, data, len(data), buf, n_max, add_special, parse_special)
-        if n < 0:
-            raise RuntimeError(f'tokenization failed ({n})')
-        return list(buf[:n])
-
-    def prompt_tokens(self, prompt):
-        if isinstance(prompt, str):
-            return self.tokenize(prompt.encode('utf-8'), True, True)
-        return [int(t) for t in prompt]
-
-    # -- grammar ------------------------------------------------------------------
-
-    def new_grammar(self, gbnf_text):
-        sampler = llama_cpp.llama_sampler_init_grammar(
-            self.vocab, gbnf_text.encode('utf-8'), b'root')
-        if not sampler:
-            raise ValueError('llama.cpp rejected the grammar')
-        return sampler
-
-    def admits(self, grammar, token):
-        """Return True when ``grammar`` admits ``token`` next (one-element apply)."""
-        one = self._one
-        one.id = token
-        one.logit = 0.0
-        one.p = 0.0
-        arr = self._one_array
-        arr.data = ctypes.pointer(one)
-        arr.size = 1
-        arr.selected = -1
-        arr.sorted = False
-        llama_cpp.llama_sampler_apply(grammar, ctypes.byref(arr))
-        return arr.data[0].logit != -np.inf
-
-    def masked_argmax(self, grammar, logits):
-        """Mask the whole vocabulary with ``grammar``; return the best admitted token or None."""
-        data = self._all
-        data['logit'] = logits
-        data['p'] = 0.0
-        arr = self._all_array
-        arr.data = data.ctypes.data_as(llama_cpp.llama_token_data_p)
-        arr.size = self.n_vocab
-        arr.selected = -1
-        arr.sorted = False
-        llama_cpp.llama_sampler_apply(grammar, ctypes.byref(arr))
-        masked = data['logit']
-        best = int(np.argmax(masked))
-        if masked[best] == -np.inf:
-            return None
-        return best
-
-    # -- KV cache -----------------------------------------------------------------
-
-    def logits(self, i):
-        """Return a view of the logits of output row ``i`` of the last batch (until next run)."""
-        ptr = llama_cpp.llama_get_logits_ith(self.ctx, i)
-        return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
-
-    def run(self, tokens, all_logits=False, logits_from=None):
-        """
-        Evaluate ``tokens`` after the cached ones (one llama_decode per n_batch chunk).
-
-        Logits are computed for the last token, and for every token from index
-        ``logits_from`` on (0 when ``all_logits``).
-        """
-        llama = self.llama
-        if all_logits:
-            logits_from = 0
-        if logits_from is None:
-            logits_from = len(tokens)
-        for start in range(0, len(tokens), self.n_batch):
-            chunk = tokens[start:start + self.n_batch]
-            n_past = llama.n_tokens
-            if n_past + len(chunk) > self.n_ctx:
-                raise PlannerError(ErrorCode.INTERNAL_ERROR, 'the context window is full')
-            batch = self._batch
-            batch.n_tokens = len(chunk)
-            for i, tok in enumerate(chunk):
-                batch.token[i] = tok
-                batch.pos[i] = n_past + i
-                batch.n_seq_id[i] = 1
-                batch.seq_id[i][0] = 0
-                batch.logits[i] = start + i >= logits_from
-            batch.logits[len(chunk) - 1] = True
-            rc = llama_cpp.llama_decode(self.ctx, batch)
-            if rc != 0:
-                # A failed decode may leave part of the batch in the cache.
-                self.truncate(n_past)
-                raise PlannerError(ErrorCode.INTERNAL_ERROR, f'llama_decode failed ({rc})')
-            llama.input_ids[n_past:n_past + len(chunk)] = chunk
-            llama.n_tokens = n_past + len(chunk)
-
-    def truncate(self, n_keep):
-        """Remove every cached position from ``n_keep`` on; return False if impossible."""
-        ok = llama_cpp.llama_memory_seq_rm(self.memory, 0, n_keep, -1)
-        if not ok:
-            llama_cpp.llama_memory_clear(self.memory, True)
-            self.llama.n_tokens = 0
-            return False
-        self.llama.n_tokens = min(self.llama.n_tokens, n_keep)
-        return True
-
-    def reuse(self, prompt_tokens):
-        """
-        Keep the longest cached prefix of ``prompt_tokens`` (not all of it) in the KV cache.
-
-        Returns its length: the tokens from there on are to be evaluated
-        (at least the last one, whose logits are needed).
-        """
-        if not prompt_tokens:
-            raise PlannerError(ErrorCode.INVALID_TASK, 'empty prompt')
-        if len(prompt_tokens) >= self.n_ctx:
-            raise PlannerError(ErrorCode.CONTEXT_OVERFLOW, 'the prompt does not fit the context')
-        llama = self.llama
-        cached = llama.input_ids[:llama.n_tokens]
-        n = min(len(cached), len(prompt_tokens))
-        same = np.flatnonzero(cached[:n] != np.asarray(prompt_tokens[:n], dtype=np.intc))
-        keep = int(same[0]) if len(same) else n
-        # The last prompt token is always evaluated: its logits are needed.
-        keep = min(keep, len(prompt_tokens) - 1)
-        if not self.truncate(keep):
-            keep = 0
-        # Llama.generate must not sample from logits it did not produce.
-        if hasattr(llama, '_requires_eval'):
-            llama._requires_eval = True
-        return keep
-
-    def start(self, prompt_tokens):
-        """
-        Make the KV cache hold ``prompt_tokens`` with the last one's logits ready.
-
-        Reuses the longest common prefix with what is cached; returns the
-        number of prompt tokens evaluated.
-        """
-        keep = self.reuse(prompt_tokens)
-        self.run(prompt_tokens[keep:])
-        return len(prompt_tokens) - keep
 
 
 class _TextTracker:
@@ -347,15 +103,6 @@ class _TextTracker:
         return self.state is not None and not self.decoder.getstate()[0]
 
 
-def _is_word_char(ch):
-    return ch.isalnum() or ch == '_'
-
-
-def _deadline_check(deadline, what):
-    if deadline is not None and time.monotonic() > deadline:
-        raise PlannerError(ErrorCode.TIMEOUT, f'decoding ran past its deadline ({what})')
-
-
 class FastGrammarDecoder:
     """
     Greedy decoding under a GBNF grammar with check-first sampling and drafts.
@@ -371,8 +118,8 @@ class FastGrammarDecoder:
         Prepare decoding with ``llama`` under the grammar ``gbnf_text``.
 
         ``jump_forward`` drafts (forced text, then guesses); ``guess(text,
-        prompt)`` returns a guess of what follows the text generated so far
-        ('' for none), e.g. :func:`llm_planner.decoding.drafting.plan_guess`; ``lookup`` adds
+        facts, prompt)`` returns a guess of what follows the text generated so
+        far ('' for none), e.g. :func:`llm_planner.decoding.guesses.plan_guess`; ``lookup`` adds
         prompt lookup (:func:`llm_planner.decoding.drafting.lookups`); ``max_candidates`` is how
         many top tokens are checked one by one before masking the whole
         vocabulary. None of these changes the output.
@@ -384,15 +131,15 @@ class FastGrammarDecoder:
         measured is faster but no longer guarantees plain greedy's output:
         near-ties may go the other way.
         """
-        self.llama = llama
+        self.session = LlamaSession.of(llama)
         self.gbnf_text = gbnf_text
         self.matcher = GrammarMatcher(gbnf_text)
-        self.session = _Session(llama)
         self.jump_forward = jump_forward and self.session.can_rollback
         self.max_candidates = max_candidates
         self.guess = guess
         self.lookup = lookup
-        self._grammar = self.session.new_grammar(gbnf_text)
+        self._grammar = self.session.grammar(gbnf_text)
+        self.chain = DraftChain(self.matcher, guess, lookup)
         self._draft_cache = {}
         self._piece_token = None
         self._max_piece = 1
@@ -417,12 +164,12 @@ class FastGrammarDecoder:
         at the first that differs. The cache is left as it was (positions
         past it are used and removed).
         """
-        session, llama = self.session, self.llama
+        session = self.session
         limit = max(1, min(limit, session.n_batch, session.n_ctx - 1))
         probe = session.tokenize(PROBE_TEXT.encode('utf-8'), False, False) or [0]
         while len(probe) < limit:
             probe = probe + probe
-        base = llama.n_tokens
+        base = session.n_cached
         if base + limit > session.n_ctx:
             session.truncate(0)
             base = 0
@@ -447,16 +194,13 @@ class FastGrammarDecoder:
             return best
         finally:
             session.truncate(base)
-            if hasattr(llama, '_requires_eval'):
-                llama._requires_eval = True
+            session.logits_used()
 
     def close(self):
         """Free the llama.cpp objects of the decoder."""
         if getattr(self, '_grammar', None) is not None:
-            llama_cpp.llama_sampler_free(self._grammar)
+            self._grammar.close()
             self._grammar = None
-        if getattr(self, 'session', None) is not None:
-            self.session.close()
 
     def __del__(self):  # noqa: D105
         self.close()
@@ -469,14 +213,7 @@ class FastGrammarDecoder:
             session = self.session
             best = {}
             for tok in range(session.n_vocab):
-                attr = llama_cpp.llama_vocab_get_attr(session.vocab, tok)
-                if attr & (llama_cpp.LLAMA_TOKEN_ATTR_NORMAL
-                           | llama_cpp.LLAMA_TOKEN_ATTR_USER_DEFINED):
-                    rank = 0
-                elif attr & llama_cpp.LLAMA_TOKEN_ATTR_BYTE:
-                    rank = 1
-                else:
-                    rank = 2
+                rank = session.token_kind(tok)
                 piece = session.piece(tok)
                 if piece and (piece not in best or rank < best[piece][0]):
                     best[piece] = (rank, tok)
@@ -518,103 +255,9 @@ class FastGrammarDecoder:
         self._draft_cache[text] = toks
         return toks
 
-    def _is_open(self, state):
-        """Return True when the grammar admits many characters next (a name, a text)."""
-        allowed = self.matcher.allowed(state)
-        return allowed == MANY or len(allowed) >= OPEN_FIELD_CHARS
-
-    def _admitted(self, state, text, open_stop=None):
-        """
-        Return (the longest prefix of ``text`` the grammar admits at ``state``, state after).
-
-        With ``open_stop`` (the character before ``text``, '' for none), the
-        prefix also ends where an open field starts: a word begins where the
-        grammar admits many characters (a variable name, a text value). What
-        the model writes there is its choice, which a looked-up line rarely
-        guesses: drafting past it mostly wastes the batch.
-        """
-        n, prev = 0, open_stop
-        for ch in text:
-            if open_stop is not None and not _is_word_char(prev) and self._is_open(state):
-                break
-            prev = ch
-            nxt = self.matcher.advance(state, ch)
-            if nxt is None:
-                break
-            state = nxt
-            n += 1
-        return text[:n], state
-
-    def _cut_at_guess(self, text, more):
-        """Cut looked-up text ``more`` where the guesser has a guess of its own."""
-        for i in range(1, len(more)):
-            if self.guess(text + more[:i], ''):
-                return more[:i]
-        return more
-
-    def draft_text(self, text, state, corpus, max_chars):
-        """
-        Return the draft text for generated ``text`` at matcher state ``state``.
-
-        Chains, while there is room: the text the grammar forces; at the
-        answer's start the first line of the nearest example's answer
-        (:func:`llm_planner.decoding.drafting.answer_start`); at an open field (a
-        name starts) the word every earlier occurrence of this line continues
-        with (:func:`llm_planner.decoding.drafting.consensus`); the guesser's guess;
-        at a line start, how lines after one calling the same skill start
-        (:func:`llm_planner.decoding.drafting.next_line`); else prompt lookup in
-        ``text`` and ``corpus`` (the prompt), stopped where an open field
-        starts. Every guess is cut to the part the grammar admits.
-        """
-        draft = ''
-        for _ in range(MAX_DRAFT_PARTS):
-            if len(draft) >= max_chars:
-                break
-            added = self.matcher.forced_continuation(state, MAX_FORCED_CHARS)
-            if added:
-                state = self.matcher.advance(state, added)
-                draft += added
-                continue
-            so_far = text + draft
-            more = ''
-            if self.lookup and not text:
-                # The answer's first line: the nearest example's (after what
-                # the grammar forced of it: ``DO: ``).
-                line = drafting.answer_start(corpus)
-                if line.startswith(draft) and len(line) > len(draft):
-                    more = line[len(draft):]
-                    # Up to its first variable: the example's names are its
-                    # own; the guesser names this task's.
-                    cut = more.find('$')
-                    if cut >= 0:
-                        more = more[:cut + 1]
-            elif self.lookup and self._is_open(state) and not _is_word_char(so_far[-1:]):
-                # An open field: what the examples always write here, if anything.
-                more = drafting.consensus(so_far, corpus)
-            if not more and self.guess is not None:
-                more = self.guess(so_far, corpus)
-            if not more and self.lookup and so_far.endswith('\n'):
-                # A line starts: how lines after one calling the same skill start.
-                more = drafting.next_line(so_far, corpus)
-            if more:
-                more, state = self._admitted(state, more)
-            if not more and self.lookup:
-                # The first looked-up line the grammar admits a part of.
-                candidates = itertools.islice(drafting.lookups(so_far, corpus),
-                                              MAX_LOOKUP_TRIES)
-                for line in candidates:
-                    if self.guess is not None:
-                        line = self._cut_at_guess(so_far, line)
-                    line, after = self._admitted(state, line, open_stop=so_far[-1:])
-                    if line:
-                        more, state = line, after
-                        break
-            # A plan does not repeat a line: lookups that would are matching
-            # the draft itself, in a loop.
-            if not more or drafting.repeats_line(so_far, more):
-                break
-            draft += more
-        return draft
+    def draft_text(self, text, state, corpus, max_chars, facts=None):
+        """Return the draft text after generated ``text`` (see :class:`DraftChain`)."""
+        return self.chain.draft_text(text, state, corpus, max_chars, facts)
 
     # -- picking --------------------------------------------------------------
 
@@ -623,7 +266,7 @@ class FastGrammarDecoder:
         session, grammar = self.session, self._grammar
         top = int(np.argmax(logits))
         stats.n_checks += 1
-        if session.admits(grammar, top):
+        if grammar.admits(top):
             return top
         k = min(self.max_candidates, session.n_vocab - 1)
         if k > 1:
@@ -635,23 +278,24 @@ class FastGrammarDecoder:
             # so the first admitted one in (logit desc, id asc) order is greedy's pick.
             for tok in order[1:]:
                 stats.n_checks += 1
-                if session.admits(grammar, int(tok)):
+                if grammar.admits(int(tok)):
                     return int(tok)
         stats.n_full_masks += 1
-        return session.masked_argmax(grammar, logits)
+        return grammar.masked_argmax(logits)
 
     # -- decoding -------------------------------------------------------------
 
-    def _draft(self, tracker, corpus, max_new, n_head):
+    def _draft(self, tracker, corpus, max_new, n_head, facts):
         """Return the draft tokens to evaluate after ``n_head`` pending tokens ([] for none)."""
         if not self.jump_forward or not tracker.at_boundary():
             return []
         session = self.session
-        room = min(max_new, session.n_ctx - self.llama.n_tokens - n_head,
+        room = min(max_new, session.n_ctx - session.n_cached - n_head,
                    self.max_batch - n_head, session.n_batch - n_head)
         if room <= 0:
             return []
-        text = self.draft_text(tracker.text, tracker.state, corpus, CHARS_PER_TOKEN * room)
+        text = self.draft_text(tracker.text, tracker.state, corpus, CHARS_PER_TOKEN * room,
+                               facts)
         return self.draft_tokens(text)[:room] if text else []
 
     def _ends_here(self, tok, tracker):
@@ -682,7 +326,7 @@ class FastGrammarDecoder:
         ``max_tokens`` tokens are out).
         """
         session = self.session
-        base = self.llama.n_tokens
+        base = session.n_cached
         tokens = list(head) + draft
         session.run(tokens, logits_from=len(head) - 1)
         # Logits rows are indexed within the last llama_decode chunk.
@@ -701,21 +345,21 @@ class FastGrammarDecoder:
             return None, True
         return self._pick(session.logits(last + len(draft)), stats), False
 
-    def decode(self, prompt, max_tokens, deadline=None):
+    def decode(self, prompt, max_tokens, deadline=None, facts=None):
         """
         Decode greedily under the grammar after ``prompt`` (token ids or text).
 
         Stops at an end-of-generation token (admitted only where the grammar
         can end), after ``max_tokens`` tokens, or when the grammar admits no
         token. Raises PlannerError(TIMEOUT) once time.monotonic() passes
-        ``deadline``.
+        ``deadline``. ``facts`` (a :class:`llm_planner.decoding.guesses.PlanFacts`)
+        tells the guesser the catalog, map and examples; drafts only, never the output.
         """
         t0 = time.monotonic()
         session = self.session
-        llama = self.llama
         prompt_tokens = session.prompt_tokens(prompt)
         stats = DecodeResult('', [], n_prompt_tokens=len(prompt_tokens))
-        llama_cpp.llama_sampler_reset(self._grammar)
+        self._grammar.reset()
         tracker = _TextTracker(self.matcher)
         pieces = []
         corpus = ''
@@ -723,14 +367,14 @@ class FastGrammarDecoder:
             corpus = b''.join(map(session.piece, prompt_tokens)).decode('utf-8', 'replace')
 
         def accept(tok):
-            llama_cpp.llama_sampler_accept(self._grammar, tok)
+            self._grammar.accept(tok)
             piece = session.piece(tok)
             pieces.append(piece)
             stats.tokens.append(tok)
             tracker.feed(piece)
 
         try:
-            _deadline_check(deadline, 'prompt')
+            deadline_check(deadline, 'prompt')
             keep = session.reuse(prompt_tokens)
             head = prompt_tokens[keep:]
             stats.n_prompt_evaluated = len(head)
@@ -739,9 +383,9 @@ class FastGrammarDecoder:
                 session.run(head)
                 return stats
             # The first draft (the answer's start) goes in the prompt's batch.
-            draft = self._draft(tracker, corpus, max_tokens, len(head))
+            draft = self._draft(tracker, corpus, max_tokens, len(head), facts)
             tok, done = self._step(head, draft, stats, accept, max_tokens)
-            _deadline_check(deadline, 'prompt')
+            deadline_check(deadline, 'prompt')
             while not done:
                 if tok is None:
                     stats.stop_reason = 'no_admissible_token'
@@ -753,64 +397,15 @@ class FastGrammarDecoder:
                 stats.n_sampled += 1
                 if len(stats.tokens) >= max_tokens:
                     break
-                if llama.n_tokens + 1 > session.n_ctx:
+                if session.n_cached + 1 > session.n_ctx:
                     stats.stop_reason = 'context_full'
                     break
                 draft = [] if self._ends_here(tok, tracker) else \
-                    self._draft(tracker, corpus, max_tokens - len(stats.tokens), 1)
-                _deadline_check(deadline, 'decode')
+                    self._draft(tracker, corpus, max_tokens - len(stats.tokens), 1, facts)
+                deadline_check(deadline, 'decode')
                 tok, done = self._step([tok], draft, stats, accept, max_tokens)
         finally:
-            if hasattr(llama, '_requires_eval'):
-                llama._requires_eval = True
+            session.logits_used()
             stats.seconds = time.monotonic() - t0
         stats.text = b''.join(pieces).decode('utf-8', errors='replace')
         return stats
-
-
-def plain_greedy_decode(llama, gbnf_text, prompt, max_tokens, deadline=None):
-    """
-    Decode greedily under the grammar the plain way: one token per step, full-vocab mask.
-
-    The reference for :class:`FastGrammarDecoder`: every step applies the
-    llama.cpp grammar sampler to the whole vocabulary, takes the argmax,
-    accepts it and evaluates it alone. Returns a :class:`DecodeResult`.
-    """
-    t0 = time.monotonic()
-    session = _Session(llama)
-    grammar = session.new_grammar(gbnf_text)
-    prompt_tokens = session.prompt_tokens(prompt)
-    stats = DecodeResult('', [], n_prompt_tokens=len(prompt_tokens), stop_reason='length')
-    pieces = []
-    try:
-        _deadline_check(deadline, 'prompt')
-        stats.n_prompt_evaluated = session.start(prompt_tokens)
-        while len(stats.tokens) < max_tokens:
-            _deadline_check(deadline, 'decode')
-            stats.n_full_masks += 1
-            tok = session.masked_argmax(grammar, session.logits(-1))
-            if tok is None:
-                stats.stop_reason = 'no_admissible_token'
-                break
-            if session.is_eog(tok):
-                stats.stop_reason = 'eog'
-                break
-            llama_cpp.llama_sampler_accept(grammar, tok)
-            pieces.append(session.piece(tok))
-            stats.tokens.append(tok)
-            stats.n_sampled += 1
-            if len(stats.tokens) >= max_tokens:
-                break
-            if llama.n_tokens + 1 > session.n_ctx:
-                stats.stop_reason = 'context_full'
-                break
-            session.run([tok], False)
-            stats.n_batches += 1
-    finally:
-        if hasattr(llama, '_requires_eval'):
-            llama._requires_eval = True
-        llama_cpp.llama_sampler_free(grammar)
-        session.close()
-        stats.seconds = time.monotonic() - t0
-    stats.text = b''.join(pieces).decode('utf-8', errors='replace')
-    return stats

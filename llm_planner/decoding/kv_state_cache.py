@@ -44,7 +44,6 @@ is bounded (``max_bytes``): the least recently used files go first (a hit
 refreshes a file's mtime).
 """
 
-import ctypes
 import hashlib
 import json
 import logging
@@ -116,10 +115,13 @@ def file_identity(path):
     return {'size': st.st_size, 'mtime_ns': st.st_mtime_ns, 'sha256_ends': digest.hexdigest()}
 
 
-def library_identity(llama_cpp):
+def library_identity():
     """Return llama-cpp-python's version and its shared libraries' identity."""
+    # Imported here: llama_cpp is loaded only once the backend set OMP_WAIT_POLICY.
+    from llm_planner.decoding.session import library_facts
+    facts = library_facts()
     libs = {}
-    folder = os.path.join(os.path.dirname(os.path.abspath(llama_cpp.__file__)), 'lib')
+    folder = facts['folder']
     try:
         names = sorted(os.listdir(folder))
     except OSError:
@@ -132,18 +134,9 @@ def library_identity(llama_cpp):
             except OSError:
                 continue
             libs[name] = [st.st_size, st.st_mtime_ns]
-    info = ''
-    try:
-        info = llama_cpp.llama_print_system_info().decode('utf-8', 'replace').strip()
-    except Exception:  # noqa: B902 (an older binding: the version and libraries remain)
-        pass
-    try:
-        gpu = bool(llama_cpp.llama_supports_gpu_offload())
-    except Exception:  # noqa: B902
-        gpu = None
-    return {'llama_cpp_python': getattr(llama_cpp, '__version__', ''), 'libraries': libs,
-            'system_info': info, 'gpu_offload': gpu,
-            'state_seq_version': getattr(llama_cpp, 'LLAMA_STATE_SEQ_VERSION', None)}
+    return {'llama_cpp_python': facts['version'], 'libraries': libs,
+            'system_info': facts['system_info'], 'gpu_offload': facts['gpu_offload'],
+            'state_seq_version': facts['state_seq_version']}
 
 
 def params_facts(params):
@@ -175,7 +168,7 @@ def _tokens_hash(token_lists):
     return digest.hexdigest()
 
 
-def state_facts(llama_cpp, llm, model_path, prefix_text, prefix_tokens, segment_texts,
+def state_facts(llm, model_path, prefix_text, prefix_tokens, segment_texts,
                 segment_tokens, extra=None):
     """
     Return the facts (a JSON-able dict) that make up the key of a prompt's KV state.
@@ -186,7 +179,7 @@ def state_facts(llama_cpp, llm, model_path, prefix_text, prefix_tokens, segment_
     facts = {
         'format': FORMAT_VERSION,
         'model': file_identity(model_path),
-        'library': library_identity(llama_cpp),
+        'library': library_identity(),
         'context': params_facts(llm.context_params),
         'model_params': params_facts(llm.model_params),
         'n_ctx': int(llm.n_ctx()),
@@ -375,34 +368,19 @@ class KvStateCache:
         return removed
 
 
-def read_context_state(llama_cpp, ctx):
-    """Return llama.cpp's whole context state (KV of every sequence, logits) as a bytearray."""
-    size = int(llama_cpp.llama_state_get_size(ctx))
-    data = bytearray(size)
-    written = int(llama_cpp.llama_state_get_data(
-        ctx, (ctypes.c_uint8 * size).from_buffer(data), size))
-    if written <= 0 or written > size:
-        raise RuntimeError(f'llama_state_get_data wrote {written} of {size} bytes')
-    del data[written:]
-    return data
+def read_context_state(llama_session):
+    """Return the context's whole state (KV of every sequence, logits) as a bytearray."""
+    return llama_session.read_state()
 
 
-def write_context_state(llama_cpp, ctx, payload):
+def write_context_state(llama_session, payload):
     """
     Restore a context state read by :func:`read_context_state`; return whether it took.
 
     ``payload`` must be a writable buffer (ctypes borrows it, no copy). On
     failure the context's memory is cleared: nothing half-restored is left.
     """
-    size = len(payload)
-    if size == 0:
-        return False
-    read = int(llama_cpp.llama_state_set_data(
-        ctx, (ctypes.c_uint8 * size).from_buffer(payload), size))
-    if read != size:
-        llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(ctx), True)
-        return False
-    return True
+    return llama_session.write_state(payload)
 
 
 __all__ = ['KvStateCache', 'AUTO', 'FORMAT_VERSION', 'HEADER', 'MAGIC', 'file_identity',

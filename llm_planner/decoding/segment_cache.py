@@ -31,11 +31,11 @@ model's greedy answer to that slightly different context; ``make eval``
 measures the plan quality with it. Keys re-rotated many times gather f16
 rounding, so a segment is evaluated afresh after ``max_moves`` moves.
 
-Sequence 0 keeps the layout ``llama_cpp.Llama`` and the decoder expect:
-``n_tokens`` / ``input_ids`` describe its cells, positions 0..n_tokens-1.
+Every KV operation goes through :class:`llm_planner.decoding.session.LlamaSession`,
+which keeps the bookkeeping of sequence 0 (the tokens it holds) in step.
 """
 
-import llama_cpp
+from llm_planner.decoding.session import LlamaSession
 
 # Moves of a segment (key re-rotations) before it is evaluated again.
 MAX_MOVES = 32
@@ -44,33 +44,16 @@ MAX_MOVES = 32
 class SegmentCache:
     """The KV of a bank of segments, each in its own sequence after a shared prefix."""
 
-    def __init__(self, llama, n_batch, max_moves=MAX_MOVES):
-        """Work on ``llama``, whose context has a unified KV cache with enough sequences."""
-        self.llama = llama
-        self.ctx = llama.ctx
-        self.memory = llama_cpp.llama_get_memory(self.ctx)
-        self.n_batch = n_batch
+    def __init__(self, session, max_moves=MAX_MOVES):
+        """Work on ``session`` (a LlamaSession or Llama) whose KV cache has enough sequences."""
+        self.session = LlamaSession.of(session)
         self.max_moves = max_moves
         self.prefix = []
         self.segments = []  # token lists; segment i lives in sequence i + 1
         self._start = []  # current position of each segment's first token
         self._moves = []
         self._by_first = {}  # first token -> segment indices
-        self._batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
         self.placed = []  # segment indices lent to sequence 0, in order
-
-    def close(self):
-        """Free the batch."""
-        if getattr(self, '_batch', None) is not None:
-            llama_cpp.llama_batch_free(self._batch)
-            self._batch = None
-
-    def __del__(self):  # noqa: D105
-        self.close()
-
-    def _eval(self, tokens, seq, pos):
-        """Evaluate ``tokens`` in sequence ``seq`` from position ``pos`` (no logits kept)."""
-        self._eval_many([(tokens, seq, pos)])
 
     def _eval_many(self, jobs):
         """
@@ -79,22 +62,8 @@ class SegmentCache:
         Tokens of several sequences share a batch (up to ``n_batch``): a large
         batch evaluates several times more tokens a second than a small one.
         """
-        rows = [(tok, seq, pos + j) for tokens, seq, pos in jobs
-                for j, tok in enumerate(tokens)]
-        for start in range(0, len(rows), self.n_batch):
-            chunk = rows[start:start + self.n_batch]
-            batch = self._batch
-            batch.n_tokens = len(chunk)
-            for i, (tok, seq, pos) in enumerate(chunk):
-                batch.token[i] = tok
-                batch.pos[i] = pos
-                batch.n_seq_id[i] = 1
-                batch.seq_id[i][0] = seq
-                batch.logits[i] = False
-            batch.logits[len(chunk) - 1] = True
-            rc = llama_cpp.llama_decode(self.ctx, batch)
-            if rc != 0:
-                raise RuntimeError(f'llama_decode failed ({rc}) while caching a segment')
+        self.session.eval_rows([(tok, seq, pos + j) for tokens, seq, pos in jobs
+                                for j, tok in enumerate(tokens)])
 
     def build(self, prefix, segments):
         """
@@ -103,21 +72,21 @@ class SegmentCache:
         The cells of ``prefix`` (positions 0..len-1 of sequence 0) are shared
         with every segment's sequence. Returns the tokens evaluated.
         """
-        llama = self.llama
+        session = self.session
         n = len(prefix)
-        if list(llama.input_ids[:n]) != list(prefix) or llama.n_tokens < n:
+        if not session.holds(prefix):
             raise ValueError('the prefix is not in the KV cache')
         self.unplace()
-        llama_cpp.llama_memory_seq_rm(self.memory, 0, n, -1)
+        session.truncate(n)
         self.adopt(prefix, segments)
         for i in range(len(self.segments)):
             seq = i + 1
-            llama_cpp.llama_memory_seq_rm(self.memory, seq, -1, -1)
-            llama_cpp.llama_memory_seq_cp(self.memory, 0, seq, 0, n)
+            session.seq_rm(seq, -1, -1)
+            session.seq_cp(0, seq, 0, n)
         # A segment is never split across batches where it fits in one.
         jobs, size = [], 0
         for i, seg in enumerate(self.segments):
-            if jobs and size + len(seg) > self.n_batch:
+            if jobs and size + len(seg) > session.n_batch:
                 self._eval_many(jobs)
                 jobs, size = [], 0
             jobs.append((seg, i + 1, n))
@@ -137,8 +106,7 @@ class SegmentCache:
         placed. ``segments`` as given to :meth:`build` (empty ones skipped).
         """
         n = len(prefix)
-        self.llama.input_ids[:n] = prefix
-        self.llama.n_tokens = n
+        self.session.declare(prefix)
         self.prefix = list(prefix)
         self.segments = [list(s) for s in segments if s]
         self._start = [n] * len(self.segments)
@@ -168,9 +136,7 @@ class SegmentCache:
     def unplace(self):
         """Take every lent segment back from sequence 0 (which keeps only the prefix)."""
         if self.placed:
-            n = len(self.prefix)
-            llama_cpp.llama_memory_seq_rm(self.memory, 0, n, -1)
-            self.llama.n_tokens = min(self.llama.n_tokens, n)
+            self.session.truncate(len(self.prefix))
             self.placed = []
 
     def place(self, tokens):
@@ -180,41 +146,38 @@ class SegmentCache:
         Returns the number of leading tokens of ``tokens`` now in sequence 0
         (0 when it does not start with the prefix).
         """
-        llama = self.llama
+        session = self.session
         found = self.match(tokens)
         n = len(self.prefix)
         if not found:
             return 0
         total = n + sum(len(self.segments[i]) for i in found)
-        if found == self.placed and list(llama.input_ids[:total]) == tokens[:total] \
-                and llama.n_tokens >= total:
+        if found == self.placed and session.holds(tokens[:total]):
             return total  # already in place (e.g. a second call for the same prompt)
         self.unplace()
-        if list(llama.input_ids[:n]) != self.prefix or llama.n_tokens < n:
+        if not session.holds(self.prefix):
             # Sequence 0 lost the prefix to another prompt: share it back from
             # a segment's sequence (no evaluation).
-            llama_cpp.llama_memory_seq_rm(self.memory, 0, -1, -1)
-            llama_cpp.llama_memory_seq_cp(self.memory, 1, 0, 0, n)
-            llama.input_ids[:n] = self.prefix
-        llama_cpp.llama_memory_seq_rm(self.memory, 0, n, -1)
-        pos = n
+            session.seq_rm(0, -1, -1)
+            session.seq_cp(1, 0, 0, n)
+        session.truncate(n)
+        held, pos = list(self.prefix), n
         for i in found:
             seg, seq = self.segments[i], i + 1
             if self._moves[i] >= self.max_moves:
                 # Re-rotated too often: evaluate it afresh after the prefix.
-                llama_cpp.llama_memory_seq_rm(self.memory, seq, n, -1)
-                self._eval(seg, seq, n)
+                session.seq_rm(seq, n, -1)
+                self._eval_many([(seg, seq, n)])
                 self._start[i], self._moves[i] = n, 0
             delta = pos - self._start[i]
             if delta:
-                llama_cpp.llama_memory_seq_add(self.memory, seq, self._start[i],
-                                               self._start[i] + len(seg), delta)
+                session.seq_add(seq, self._start[i], self._start[i] + len(seg), delta)
                 self._start[i] = pos
                 self._moves[i] += 1
-            llama_cpp.llama_memory_seq_cp(self.memory, seq, 0, pos, pos + len(seg))
-            llama.input_ids[pos:pos + len(seg)] = seg
+            session.seq_cp(seq, 0, pos, pos + len(seg))
+            held += seg
             pos += len(seg)
-        llama.n_tokens = pos
+        session.declare(held)
         self.placed = found
         return pos
 

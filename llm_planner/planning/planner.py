@@ -38,7 +38,7 @@ from llm_planner.core.errors import ErrorCode, PlannerError
 from llm_planner.core.program import format_program, parse_line, parse_program
 from llm_planner.core.semantic_map import MapError, SemanticMap
 from llm_planner.core.validator import collapse_repeats, tidy, validate
-from llm_planner.decoding.drafting import plan_guess
+from llm_planner.decoding.drafting import plan_guess, PlanFacts
 from llm_planner.planning.actions import (actions_gbnf, check_actions, decide_round_trip,
                                           format_actions, parse_actions, refusal_message,
                                           said_round_trip, with_round_trip)
@@ -231,6 +231,13 @@ class Planner:
             self.load_resources()
         return self.prompt_builder.build(task, self._backend)
 
+    def draft_facts(self, task):
+        """Return what drafts may know of ``task``'s plan: catalog, map, the prompt's examples."""
+        if self.prompt_builder is None:
+            self.load_resources()
+        builder = self.prompt_builder
+        return PlanFacts.of(self.catalog, self.semantic_map, builder.core + builder.select(task))
+
     def plan(self, task):
         """
         Return a PlanResult for ``task``, or raise PlannerError.
@@ -251,6 +258,7 @@ class Planner:
             state = {'raw': '', 'tokens': 0, 'calls': 0, 'repairs': 0}
             try:
                 prompt = self.prompt_builder.build(text, self._backend)
+                self._backend.set_draft_facts(self.draft_facts(text))
                 steps = self._decode(prompt, text, deadline, state)
             except PlannerError as e:
                 e.raw_output = state['raw']
