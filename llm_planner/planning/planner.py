@@ -46,8 +46,8 @@ from llm_planner.planning.config import PlannerConfig
 from llm_planner.planning.grammar import build_gbnf, line_gbnf
 from llm_planner.planning.prompt import AnswerFormat, ExampleError, load_examples, PromptBuilder
 from llm_planner.planning.screening import screen_task
-from llm_planner.planning.task_places import (add_lookups, delivers_then_returns, SOURCE_WORDS,
-                                              step_literals, TaskPlaces)
+from llm_planner.planning.task_places import (add_lookups, delivers_then_returns,
+                                              delivery_place, step_literals, TaskPlaces)
 from llm_planner.planning.task_verbs import clause_orders, unsupported_orders, with_orders
 
 # Context kept free besides the prompt prefix, cached examples, task and plan (tokens).
@@ -349,7 +349,8 @@ class Planner:
             raise PlannerError(ErrorCode.UNSUPPORTED_TASK,
                                refusal_message(unsupported or ['(nothing)'], catalog))
         decided, why = decide_round_trip(task, round_trip, catalog.round_trip)
-        delivered_to = self._delivery(orders, places) if decided and not why else None
+        move = parse_line(catalog.round_trip.last).function if catalog.round_trip else ''
+        delivered_to = delivery_place(orders, places, move) if decided and not why else None
         if delivered_to:
             # "Bring the towel to the bedroom": it ends there, not back here.
             decided, why = False, f'the task takes it to the {delivered_to}'
@@ -391,27 +392,6 @@ class Planner:
             steps = steps[1:-1]
         return self._checked(steps, prompt + head, state, deadline, places=places,
                              round_trip=round_trip)
-
-    def _delivery(self, orders, places):
-        """
-        Return the place of the map an order takes something to, or None.
-
-        An order of a skill other than the round trip's move ("bring the
-        towel to the bedroom", not "go to the bedroom") whose clause names a
-        place after "to". None when the task also names where it is taken
-        from ("bring the soap from the bathroom to the kitchen"): the plan
-        goes there first, and the rule on the decoded plan
-        (:func:`delivers_then_returns`) ends it at the place delivered to.
-        """
-        if places.said_after(places.words.split(), SOURCE_WORDS) is not None:
-            return None
-        move = parse_line(self.catalog.round_trip.last).function
-        for order in orders:
-            if order.skills and not order.skills & {move, ''}:
-                place = places.said_after(order.rest)
-                if place is not None:
-                    return place
-        return None
 
     def _place_args(self, step):
         """Return the place literals of a step (arguments whose values are the map's)."""

@@ -232,6 +232,28 @@ def add_lookups(steps, catalog, task_places):
     return out
 
 
+def delivery_place(orders, task_places, move):
+    """
+    Return the place of the map an order takes something to, or None.
+
+    ``orders`` are the task's (:func:`~llm_planner.planning.task_verbs.clause_orders`);
+    ``move`` is the skill the round trip moves with. An order of another
+    skill ("bring the towel to the bedroom", not "go to the bedroom") whose
+    clause names a place after "to". None when the task also names where it
+    is taken from ("bring the soap from the bathroom to the kitchen"): the
+    plan goes there first, and the rule on the decoded plan
+    (:func:`delivers_then_returns`) ends it at the place delivered to.
+    """
+    if task_places.said_after(task_places.words.split(), SOURCE_WORDS) is not None:
+        return None
+    for order in orders:
+        if order.skills and not order.skills & {move, ''}:
+            place = task_places.said_after(order.rest)
+            if place is not None:
+                return place
+    return None
+
+
 def delivers_then_returns(steps, answer, catalog, task_places):
     """
     Return True for a round trip whose last move, before the return, is to a named place.
@@ -257,4 +279,4 @@ def delivers_then_returns(steps, answer, catalog, task_places):
 
 
 __all__ = ['DESTINATION_WORDS', 'SOURCE_WORDS', 'TaskPlaces', 'add_lookups',
-           'delivers_then_returns', 'phrase', 'step_literals']
+           'delivers_then_returns', 'delivery_place', 'phrase', 'step_literals']
