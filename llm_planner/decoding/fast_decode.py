@@ -63,7 +63,7 @@ import time
 
 from llm_planner.decoding.drafting import DraftChain
 from llm_planner.decoding.gbnf_nfa import GrammarMatcher
-from llm_planner.decoding.greedy import deadline_check, DecodeResult
+from llm_planner.decoding.greedy import deadline_check, DecodeResult, ends_after
 from llm_planner.decoding.session import LlamaSession
 import numpy as np
 
@@ -387,18 +387,7 @@ class FastGrammarDecoder:
             tok, done = self._step(head, draft, stats, accept, max_tokens)
             deadline_check(deadline, 'prompt')
             while not done:
-                if tok is None:
-                    stats.stop_reason = 'no_admissible_token'
-                    break
-                if session.is_eog(tok):
-                    stats.stop_reason = 'eog'
-                    break
-                accept(tok)
-                stats.n_sampled += 1
-                if len(stats.tokens) >= max_tokens:
-                    break
-                if session.n_cached + 1 > session.n_ctx:
-                    stats.stop_reason = 'context_full'
+                if ends_after(session, stats, tok, accept, max_tokens):
                     break
                 draft = [] if self._ends_here(tok, tracker) else \
                     self._draft(tracker, corpus, max_tokens - len(stats.tokens), 1, facts)

@@ -65,6 +65,27 @@ def deadline_check(deadline, what):
         raise PlannerError(ErrorCode.TIMEOUT, f'decoding ran past its deadline ({what})')
 
 
+def ends_after(session, stats, tok, accept, max_tokens):
+    """
+    Take the chosen token ``tok`` (``accept(tok)``); return True when decoding ends there.
+
+    Both decoders' one rule: no admissible token or end of generation stops
+    before it; ``max_tokens`` taken or a full context stops after it
+    (``stats.stop_reason`` says which; 'length' is left as set).
+    """
+    if tok is None or session.is_eog(tok):
+        stats.stop_reason = 'no_admissible_token' if tok is None else 'eog'
+        return True
+    accept(tok)
+    stats.n_sampled += 1
+    if len(stats.tokens) >= max_tokens:
+        return True
+    if session.n_cached + 1 > session.n_ctx:
+        stats.stop_reason = 'context_full'
+        return True
+    return False
+
+
 def plain_greedy_decode(llama, gbnf_text, prompt, max_tokens, deadline=None):
     """
     Decode greedily under the grammar the plain way: one token per step, full-vocab mask.
@@ -81,6 +102,13 @@ def plain_greedy_decode(llama, gbnf_text, prompt, max_tokens, deadline=None):
     prompt_tokens = session.prompt_tokens(prompt)
     stats = DecodeResult('', [], n_prompt_tokens=len(prompt_tokens), stop_reason='length')
     pieces = []
+
+    def accept(tok):
+        if grammar is not None:
+            grammar.accept(tok)
+        pieces.append(session.piece(tok))
+        stats.tokens.append(tok)
+
     try:
         deadline_check(deadline, 'prompt')
         stats.n_prompt_evaluated = session.start(
@@ -93,21 +121,7 @@ def plain_greedy_decode(llama, gbnf_text, prompt, max_tokens, deadline=None):
             else:
                 stats.n_full_masks += 1
                 tok = grammar.masked_argmax(logits)
-            if tok is None:
-                stats.stop_reason = 'no_admissible_token'
-                break
-            if session.is_eog(tok):
-                stats.stop_reason = 'eog'
-                break
-            if grammar is not None:
-                grammar.accept(tok)
-            pieces.append(session.piece(tok))
-            stats.tokens.append(tok)
-            stats.n_sampled += 1
-            if len(stats.tokens) >= max_tokens:
-                break
-            if session.n_cached + 1 > session.n_ctx:
-                stats.stop_reason = 'context_full'
+            if ends_after(session, stats, tok, accept, max_tokens):
                 break
             session.run([tok], False)
             stats.n_batches += 1
@@ -120,4 +134,4 @@ def plain_greedy_decode(llama, gbnf_text, prompt, max_tokens, deadline=None):
     return stats
 
 
-__all__ = ['DecodeResult', 'deadline_check', 'plain_greedy_decode']
+__all__ = ['DecodeResult', 'deadline_check', 'ends_after', 'plain_greedy_decode']
