@@ -156,15 +156,21 @@ def _write(writer, name, tokens, scores, types, tensors, chat_template, add_spac
     writer.write_tensors_to_file()
 
 
-def main(argv=None):
-    """Write a tiny GGUF to the path given on the command line."""
-    parser = argparse.ArgumentParser(description='Write a tiny random-weight llama GGUF.')
+def write_from_command_line(write, description, argv=None):
+    """Run ``write(path, seed=...)`` on the command line's output path and seed; return 0."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument('output', help='path of the .gguf file to write')
     parser.add_argument('--seed', type=int, default=0, help='random seed of the weights')
     args = parser.parse_args(argv)
-    path = write_tiny_gguf(args.output, seed=args.seed)
+    path = write(args.output, seed=args.seed)
     print(f'{path}: {os.path.getsize(path)} bytes')
     return 0
+
+
+def main(argv=None):
+    """Write a tiny GGUF to the path given on the command line."""
+    return write_from_command_line(write_tiny_gguf, 'Write a tiny random-weight llama GGUF.',
+                                   argv)
 
 
 if __name__ == '__main__':

@@ -28,11 +28,9 @@ SentencePiece vocabularies; no space is prefixed to the text.
 Command line: ``python -m llm_planner.testing.tiny_model_bpe OUT.gguf [--seed N]``.
 """
 
-import argparse
-import os
 import sys
 
-from llm_planner.testing.tiny_model import tiny_vocab, write_tiny_gguf
+from llm_planner.testing.tiny_model import tiny_vocab, write_from_command_line, write_tiny_gguf
 
 SPACE = '\u2581'
 
@@ -91,14 +89,9 @@ def write_tiny_bpe_gguf(path, seed=0, pieces=PIECES):
 
 def main(argv=None):
     """Write a tiny multi-character-vocab GGUF to the path given on the command line."""
-    parser = argparse.ArgumentParser(
-        description='Write a tiny random-weight llama GGUF with a multi-character vocab.')
-    parser.add_argument('output', help='path of the .gguf file to write')
-    parser.add_argument('--seed', type=int, default=0, help='random seed of the weights')
-    args = parser.parse_args(argv)
-    path = write_tiny_bpe_gguf(args.output, seed=args.seed)
-    print(f'{path}: {os.path.getsize(path)} bytes')
-    return 0
+    return write_from_command_line(
+        write_tiny_bpe_gguf,
+        'Write a tiny random-weight llama GGUF with a multi-character vocab.', argv)
 
 
 if __name__ == '__main__':
